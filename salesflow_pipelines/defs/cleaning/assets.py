@@ -1,0 +1,94 @@
+"""Cleaning: valid sale lines, their rejects, and the typed stock snapshot."""
+
+import dagster as dg
+import pandas as pd
+
+from salesflow_pipelines.defs.cleaning import checks
+from salesflow_pipelines.defs.partitions import (
+    boundary_type,
+    daily_partitions,
+    days_label,
+    frame_metadata,
+    lookback,
+    partition_window,
+    single_run,
+)
+from salesflow_pipelines.defs.resources import DataQuality
+from salesflow_pipelines.lib import cleaning, stock
+from salesflow_pipelines.lib.schemas import SalesLine, SalesReject, StockSnapshot
+
+CLEANING = dict(partitions_def=daily_partitions, backfill_policy=single_run, group_name="cleaning")
+
+
+@dg.multi_asset(
+    **CLEANING,
+    outs={
+        "sales_lines": dg.AssetOut(
+            io_manager_key="parquet_io_manager",
+            dagster_type=boundary_type(SalesLine),
+            kinds={"pandas", "parquet"},
+            metadata={"partition_column": "sale_date"},
+            description=(
+                "One row per valid sale line: deduplicated, text normalized, defaults filled, "
+                "with `gross_amount` and `revenue` = quantity x unit_price x (1 - discount). "
+                "Includes refunded and cancelled sales; KPIs filter on `status`."
+            ),
+        ),
+        "sales_rejects": dg.AssetOut(
+            io_manager_key="warehouse_io_manager",
+            dagster_type=boundary_type(SalesReject),
+            kinds={"pandas", "sql"},
+            description=(
+                "One row per rejected sale line with its reason code (DUPLICATE_SALE, "
+                "BAD_QUANTITY, BAD_PRICE, BAD_DISCOUNT, BAD_STATUS, MISSING_PRODUCT) and a detail."
+            ),
+        ),
+    },
+    check_specs=[
+        dg.AssetCheckSpec("reject_rate_below_threshold", asset="sales_lines"),
+    ],
+)
+def clean_sales(
+    context: dg.AssetExecutionContext, raw_sales: pd.DataFrame, raw_products: pd.DataFrame, data_quality: DataQuality
+):
+    """Apply the cleaning rules of the design (section 3) to a window of raw sales."""
+    window = partition_window(context)
+    cleaned = cleaning.clean_sales(raw_sales, cleaning.category_lookup(raw_products))
+    by_reason = cleaned.rejects["reason"].value_counts().to_dict()
+    yield dg.Output(
+        cleaned.lines,
+        output_name="sales_lines",
+        metadata={**frame_metadata(SalesLine, cleaned.lines), "days": days_label(window)},
+    )
+    yield dg.Output(
+        cleaned.rejects,
+        output_name="sales_rejects",
+        metadata={
+            **frame_metadata(SalesReject, cleaned.rejects),
+            **{f"rejected_{reason.lower()}": int(count) for reason, count in by_reason.items()},
+        },
+    )
+    yield checks.reject_rate_check(len(cleaned.lines), by_reason, data_quality.max_reject_rate)
+
+
+@dg.asset(
+    **CLEANING,
+    io_manager_key="warehouse_io_manager",
+    dagster_type=boundary_type(StockSnapshot),
+    kinds={"pandas", "sql"},
+    ins={"sales_lines": dg.AssetIn(partition_mapping=lookback(stock.LOOKBACK_DAYS))},
+    check_specs=[dg.AssetCheckSpec("one_row_per_product_per_day", asset="stock_snapshot")],
+)
+def stock_snapshot(context: dg.AssetExecutionContext, raw_products: pd.DataFrame, sales_lines: pd.DataFrame):
+    """One row per product per day: stock on hand, its value at cost (price when the cost is
+    unknown), days of cover from the last 28 days' units, and status OK / LOW / OUT / DEAD
+    (LOW at or below the backend's low-stock threshold, DEAD when nothing sold in 90 days)."""
+    snapshot = stock.stock_snapshot(raw_products, sales_lines)
+    yield dg.Output(
+        snapshot,
+        metadata={
+            **frame_metadata(StockSnapshot, snapshot),
+            **{f"status_{s.lower()}": int(n) for s, n in snapshot["status"].value_counts().items()},
+        },
+    )
+    yield checks.unique_rows_check(snapshot, ["snapshot_date", "product_id"])

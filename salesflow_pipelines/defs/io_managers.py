@@ -1,0 +1,128 @@
+"""IO managers: Parquet frames between assets, and the warehouse tables readers query.
+
+Both accept outputs that span several daily partitions (a single-run backfill): the Parquet
+manager splits the frame into one file per day, the warehouse manager replaces the whole
+window in one transaction. Inputs always arrive as one frame, never a dict of partitions.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+from upath import UPath
+
+from salesflow_pipelines.lib import warehouse
+from salesflow_pipelines.lib.tables import TABLES, Table
+
+PARTITION_COLUMN = "partition_column"
+
+
+def time_window(context: dg.InputContext | dg.OutputContext) -> warehouse.Window | None:
+    """The days [start, end) of the context's partitions; None when unpartitioned."""
+    if not context.has_asset_partitions:
+        return None
+    window = context.asset_partitions_time_window
+    return warehouse.Window(window.start.date(), window.end.date())
+
+
+def partition_column(context: dg.OutputContext) -> str:
+    column = (context.definition_metadata or {}).get(PARTITION_COLUMN)
+    if not column:
+        raise dg.DagsterInvariantViolationError(
+            f"{context.asset_key.to_user_string()} is partitioned but its definition lacks "
+            f"metadata {PARTITION_COLUMN!r} naming the date column to split files by"
+        )
+    return column
+
+
+class PartitionedParquetIOManager(dg.UPathIOManager):
+    """One Parquet file per asset and daily partition under a local or object-store path."""
+
+    extension = ".parquet"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        # Write then rename: a reader never sees a half-written file.
+        staging = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")
+        with staging.open("wb") as file:
+            obj.to_parquet(file, index=False)
+        staging.rename(path)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        with path.open("rb") as file:
+            return pd.read_parquet(file)
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        if not context.has_asset_partitions:
+            super().handle_output(context, obj)
+            return
+        paths = self._get_paths_for_partitions(context)
+        days = obj[partition_column(context)].dt.strftime("%Y-%m-%d")
+        for key, path in paths.items():
+            self.make_directory(path.parent)
+            self.dump_to_path(context, obj[days.to_numpy() == key], path)
+        context.add_output_metadata(
+            {
+                "dagster/row_count": len(obj),
+                "partitions_written": len(paths),
+                "path": dg.MetadataValue.path(str(next(iter(paths.values())).parent)),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        if not context.has_asset_partitions:
+            return super().load_input(context)
+        paths = self._get_paths_for_partitions(context)
+        present = {key: path for key, path in paths.items() if path.exists()}
+        missing = sorted(set(paths) - set(present))
+        if not present:
+            raise FileNotFoundError(
+                f"No partition of {context.asset_key.to_user_string()} is materialized in "
+                f"{missing[0]}..{missing[-1]}: materialize it first (or backfill that range)."
+            )
+        if missing:
+            context.log.warning(
+                f"{context.asset_key.to_user_string()}: {len(missing)} of {len(paths)} partitions "
+                f"not materialized ({missing[0]}..{missing[-1]}); computing without them."
+            )
+        frames = [self.load_from_path(context, path) for path in present.values()]
+        return pd.concat(frames, ignore_index=True)
+
+
+class ParquetIOManager(dg.ConfigurableIOManagerFactory):
+    """Parquet files under `base_path` (SALESFLOW_DATA_DIR/frames): a folder, `s3://`, `memory://`…"""
+
+    base_path: str = Field(description="Local folder or fsspec URL for the Parquet frames.")
+
+    def create_io_manager(self, context) -> PartitionedParquetIOManager:
+        return PartitionedParquetIOManager(base_path=UPath(self.base_path))
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """KPI tables in the warehouse at `url` (SALESFLOW_WAREHOUSE_URL): SQLite or PostgreSQL."""
+
+    url: str = Field(description="sqlite:///path/to/file.db or postgresql://user@host:port/db")
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        table = self._table(context.asset_key)
+        rows = warehouse.connect(self.url).replace(table, obj, time_window(context))
+        context.add_output_metadata(
+            {
+                "dagster/row_count": rows,
+                "dagster/table_name": warehouse.connect(self.url).qualified(table),
+                "warehouse": warehouse.without_password(self.url),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        table = self._table(context.upstream_output.asset_key if context.upstream_output else context.asset_key)
+        return warehouse.connect(self.url).read(table, time_window(context))
+
+    @staticmethod
+    def _table(asset_key: dg.AssetKey) -> Table:
+        name = asset_key.path[-1]
+        if name not in TABLES:
+            raise dg.DagsterInvariantViolationError(f"{name} is not a warehouse table of the contract")
+        return TABLES[name]

@@ -1,0 +1,244 @@
+"""Embedded demo data: a deterministic small shop with the mess real backends deliver.
+
+Every day is generated from its own seed, so any window of days gives the same rows whatever
+range was asked for. The data carries the contract's optional extensions (customers, regions,
+refunds, discounts, categories) and the contract's known mess: duplicate deliveries of a sale,
+SKUs and names with stray case and spaces, a product missing from `/inventory`, and a few bad
+lines. Weekly seasonality, a slow upward trend, spike days and zero days make the forecasts and
+anomaly sets meaningful.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from salesflow_pipelines.lib.schemas import RAW_SALES_COLUMNS, conform, empty_frame
+
+EPOCH = date(2020, 1, 1)
+TREND_ANCHOR = date(2026, 9, 1)
+TREND_PER_DAY = 0.0005
+SALE_IDS_PER_DAY = 1_000_000
+WEEKDAY_FACTOR = np.array([0.85, 0.9, 0.95, 1.0, 1.2, 1.45, 0.65])  # Monday first
+SPIKE_EVERY_DAYS = 47
+ZERO_EVERY_DAYS = 61
+REGIONS = np.array(["North", "South", "East", "West", "Central"])
+REGION_SPELLINGS = np.array([" north", "SOUTH ", "east", "West  ", "central"])
+CATEGORIES = ["Grocery", "Beverages", "Household", "Personal Care", "Snacks"]
+PRODUCT_STEMS = [
+    "Espresso Beans 1kg",
+    "Green Tea 50 bags",
+    "Basmati Rice 5kg",
+    "Olive Oil 1l",
+    "Dish Soap 750ml",
+    "Paper Towels 6 pack",
+    "Shampoo 400ml",
+    "Toothpaste 100ml",
+    "Dark Chocolate 100g",
+    "Salted Crisps 150g",
+    "Orange Juice 1l",
+    "Sparkling Water 6x1l",
+]
+STATUS_CHOICES = np.array(["COMPLETED", "REFUNDED", "CANCELLED"])
+STATUS_WEIGHTS = np.array([0.95, 0.03, 0.02])
+DISCOUNT_CHOICES = np.array([0.0, 0.05, 0.1, 0.2])
+DISCOUNT_WEIGHTS = np.array([0.8, 0.1, 0.07, 0.03])
+
+
+def day_index(day: date) -> int:
+    """Days since the demo epoch; the basis of sale ids and per-day seeds."""
+    return (day - EPOCH).days
+
+
+def is_spike_day(day: date) -> bool:
+    return day_index(day) % SPIKE_EVERY_DAYS == 23
+
+
+def is_zero_day(day: date) -> bool:
+    return day_index(day) % ZERO_EVERY_DAYS == 37
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """A seeded demo shop. `orders_per_day` is the average volume before seasonality."""
+
+    seed: int = 7
+    orders_per_day: int = 200
+    product_count: int = 40
+    regular_customers: int = 800
+
+    @cached_property
+    def catalogue(self) -> pd.DataFrame:
+        """The products as the shop defines them (clean names, before any mess)."""
+        rng = np.random.default_rng(self.seed)
+        ids = np.arange(1, self.product_count + 1)
+        stems = [PRODUCT_STEMS[i % len(PRODUCT_STEMS)] for i in range(self.product_count)]
+        names = [f"{stem} #{i}" if i > len(PRODUCT_STEMS) else stem for i, stem in zip(ids, stems, strict=False)]
+        price = np.round(rng.uniform(1.5, 45.0, self.product_count), 2)
+        return pd.DataFrame(
+            {
+                "product_id": ids,
+                "name": names,
+                "sku": [f"SKU-{i:04d}" for i in ids],
+                "price": price,
+                "cost": np.round(price * rng.uniform(0.45, 0.75, self.product_count), 2),
+                "category": [CATEGORIES[i % len(CATEGORIES)] for i in range(self.product_count)],
+                "popularity": self._popularity(rng),
+                "base_stock": rng.integers(40, 400, self.product_count),
+                "low_stock_threshold": np.full(self.product_count, 10),
+            }
+        )
+
+    def _popularity(self, rng: np.random.Generator) -> np.ndarray:
+        # Zipf-like demand; the last product never sells so stock reports show DEAD stock.
+        weights = 1.0 / np.arange(1, self.product_count + 1) ** 0.8
+        weights = rng.permutation(weights[:-1]).tolist() + [0.0]
+        weights = np.asarray(weights)
+        return weights / weights.sum()
+
+    def sales_lines(self, start: date, end: date) -> pd.DataFrame:
+        """One row per sale line for every sale dated in [start, end], in delivery order."""
+        days = pd.date_range(start, end, freq="D").date
+        frames = [self._day_lines(day) for day in days]
+        frames = [frame for frame in frames if len(frame)]
+        if not frames:
+            return empty_frame(RAW_SALES_COLUMNS)
+        lines = pd.concat(frames, ignore_index=True)
+        lines["delivery_order"] = np.arange(len(lines), dtype="int64")
+        return conform(lines, RAW_SALES_COLUMNS)
+
+    def expected_orders(self, day: date) -> float:
+        """The mean number of orders the generator draws from for one day."""
+        if is_zero_day(day):
+            return 0.0
+        trend = np.exp(TREND_PER_DAY * (day_index(day) - day_index(TREND_ANCHOR)))
+        spike = 3.5 if is_spike_day(day) else 1.0
+        return self.orders_per_day * WEEKDAY_FACTOR[day.weekday()] * trend * spike
+
+    def _day_lines(self, day: date) -> pd.DataFrame:
+        rng = np.random.default_rng([self.seed, day_index(day)])
+        orders = int(rng.poisson(self.expected_orders(day)))
+        if orders == 0:
+            return pd.DataFrame()
+        catalogue = self.catalogue
+        lines_per_sale = np.minimum(rng.geometric(0.55, orders), 6)
+        sale_of_line = np.repeat(np.arange(orders), lines_per_sale)
+        line_count = len(sale_of_line)
+        sale_ids = day_index(day) * SALE_IDS_PER_DAY + np.arange(1, orders + 1)
+        seconds = np.sort(rng.integers(8 * 3600, 20 * 3600, orders))
+        sale_dates = pd.Timestamp(day) + pd.to_timedelta(seconds, unit="s")
+        product_pos = rng.choice(len(catalogue), line_count, p=catalogue["popularity"].to_numpy())
+        quantity = rng.integers(1, 6, line_count).astype("float64")
+        unit_price = catalogue["price"].to_numpy()[product_pos].copy()
+        discount = rng.choice(DISCOUNT_CHOICES, line_count, p=DISCOUNT_WEIGHTS)
+        self._inject_bad_lines(rng, quantity, unit_price, discount)
+
+        customers = self._customers(rng, day, orders)
+        region_pos = rng.choice(len(REGIONS), orders, p=[0.3, 0.25, 0.2, 0.15, 0.1])
+        regions = np.where(rng.random(orders) < 0.08, REGION_SPELLINGS[region_pos], REGIONS[region_pos])
+        status = rng.choice(STATUS_CHOICES, orders, p=STATUS_WEIGHTS)
+
+        subtotal = np.round(quantity * unit_price * (1 - discount), 2)
+        total_amount = np.round(np.bincount(sale_of_line, weights=np.nan_to_num(subtotal), minlength=orders), 2)
+        line_no = np.arange(line_count) - np.repeat(np.cumsum(lines_per_sale) - lines_per_sale, lines_per_sale) + 1
+
+        lines = pd.DataFrame(
+            {
+                "sale_id": sale_ids[sale_of_line],
+                "sale_date": sale_dates[sale_of_line],
+                "total_amount": total_amount[sale_of_line],
+                "customer_id": pd.array(customers[sale_of_line], dtype="Int64"),
+                "region": regions[sale_of_line],
+                "status": status[sale_of_line],
+                "line_no": line_no,
+                "product_id": catalogue["product_id"].to_numpy()[product_pos],
+                "product_name": catalogue["name"].to_numpy()[product_pos],
+                "sku": catalogue["sku"].to_numpy()[product_pos],
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "subtotal": subtotal,
+                "discount": discount,
+                "category": pd.array([None] * line_count, dtype="string"),
+            }
+        )
+        self._mess_up_text(rng, lines)
+        return self._with_duplicate_deliveries(rng, lines, sale_of_line, orders)
+
+    def _customers(self, rng: np.random.Generator, day: date, orders: int) -> np.ndarray:
+        # Regulars come back; the rest are first-time customers with ids never used before.
+        regulars = rng.integers(1, self.regular_customers + 1, orders).astype("float64")
+        newcomers = day_index(day) * SALE_IDS_PER_DAY + np.arange(orders, dtype="float64")
+        draw = rng.random(orders)
+        customers = np.where(draw < 0.45, regulars, newcomers)
+        customers[draw >= 0.7] = np.nan
+        return customers
+
+    @staticmethod
+    def _inject_bad_lines(
+        rng: np.random.Generator, quantity: np.ndarray, unit_price: np.ndarray, discount: np.ndarray
+    ) -> None:
+        draw = rng.random(len(quantity))
+        quantity[draw < 0.002] = 0
+        quantity[(draw >= 0.002) & (draw < 0.003)] = -1
+        unit_price[(draw >= 0.003) & (draw < 0.004)] = -5.0
+        discount[(draw >= 0.004) & (draw < 0.005)] = 1.5
+
+    @staticmethod
+    def _mess_up_text(rng: np.random.Generator, lines: pd.DataFrame) -> None:
+        messy = rng.random(len(lines)) < 0.05
+        lines.loc[messy, "sku"] = " " + lines.loc[messy, "sku"].str.lower() + " "
+        lines.loc[messy, "product_name"] = lines.loc[messy, "product_name"].str.replace(" ", "  ", n=1)
+
+    @staticmethod
+    def _with_duplicate_deliveries(
+        rng: np.random.Generator, lines: pd.DataFrame, sale_of_line: np.ndarray, orders: int
+    ) -> pd.DataFrame:
+        # Offline sync re-delivers about 1% of sales; the copy arrives after the original.
+        redelivered = np.flatnonzero(rng.random(orders) < 0.01)
+        copies = lines[np.isin(sale_of_line, redelivered)]
+        return pd.concat([lines, copies], ignore_index=True)
+
+    def products(self, snapshot_date: date) -> pd.DataFrame:
+        """`GET /products` as of the end of `snapshot_date`: stock follows a 14-day restock cycle."""
+        catalogue = self.catalogue
+        cycle_day = (day_index(snapshot_date) + catalogue["product_id"].to_numpy()) % 14
+        draw_down = np.rint(catalogue["base_stock"].to_numpy() * cycle_day / 13).astype(int)
+        stock = np.maximum(catalogue["base_stock"].to_numpy() - draw_down, 0)
+        stock[catalogue["product_id"].to_numpy() == 13] = 0
+        names = catalogue["name"].where(catalogue["product_id"] % 9 != 4, " " + catalogue["name"].str.upper())
+        return pd.DataFrame(
+            {
+                "product_id": catalogue["product_id"],
+                "name": names,
+                "sku": catalogue["sku"],
+                "price": catalogue["price"],
+                "stock_quantity": stock,
+                "low_stock_threshold": catalogue["low_stock_threshold"],
+            }
+        )
+
+    def inventory(self, snapshot_date: date) -> pd.DataFrame:
+        """`GET /inventory`: category and cost by SKU; the newest product is missing from it."""
+        catalogue = self.catalogue.iloc[:-1]
+        products = self.products(snapshot_date).iloc[:-1]
+        stamp = datetime.combine(snapshot_date, datetime.min.time()) + timedelta(hours=6)
+        category = catalogue["category"].where(
+            catalogue["product_id"] % 7 != 3, catalogue["category"].str.lower() + " "
+        )
+        return pd.DataFrame(
+            {
+                "inventory_id": catalogue["product_id"] + 1000,
+                "sku": catalogue["sku"].where(catalogue["product_id"] % 5 != 2, catalogue["sku"].str.lower()),
+                "name": catalogue["name"],
+                "quantity": products["stock_quantity"],
+                "price": catalogue["price"],
+                "cost": catalogue["cost"],
+                "category": category,
+                "created_at": pd.Timestamp(EPOCH),
+                "updated_at": pd.Timestamp(stamp),
+            }
+        )

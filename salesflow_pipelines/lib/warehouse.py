@@ -1,0 +1,237 @@
+"""The warehouse: KPI tables in SQLite (embedded default) or PostgreSQL (schema `analytics`).
+
+Writes replace a window of days in one transaction (delete, then bulk load), so re-running a
+day never duplicates rows and a failed write leaves the previous rows as they were. PostgreSQL
+loads go through COPY; SQLite through one `executemany` inside the transaction.
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import zlib
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from salesflow_pipelines.lib.tables import SCHEMA, Table
+
+POSTGRES_TYPES = {
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "int": "BIGINT",
+    "float": "DOUBLE PRECISION",
+    "text": "TEXT",
+}
+SQLITE_TYPES = {"date": "TEXT", "timestamp": "TEXT", "int": "INTEGER", "float": "REAL", "text": "TEXT"}
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse URL or write that cannot work; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Days [start, end): the partitions a write replaces or a read returns."""
+
+    start: date
+    end: date
+
+
+def connect(url: str) -> Warehouse:
+    """A warehouse for `sqlite:///path/to/file.db` or `postgresql://user@host:port/db`."""
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        return SqliteWarehouse(url)
+    if scheme in ("postgresql", "postgres"):
+        return PostgresWarehouse(url)
+    raise WarehouseError(f"SALESFLOW_WAREHOUSE_URL must start with sqlite:/// or postgresql://, got scheme {scheme!r}")
+
+
+class Warehouse:
+    """Common behaviour; subclasses supply connections, DDL types and the bulk load."""
+
+    column_types: dict[str, str]
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def qualified(self, table: Table) -> str:
+        return table.name
+
+    def ddl(self, table: Table) -> str:
+        columns = [f"{name} {self.column_types[kind]}" for name, kind in table.columns.items()]
+        if table.primary_key:
+            columns.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
+        return f"CREATE TABLE IF NOT EXISTS {self.qualified(table)} ({', '.join(columns)})"
+
+    def replace(self, table: Table, frame: pd.DataFrame, window: Window | None) -> int:
+        """Replace the window's rows (all rows when `window` is None) by `frame`, atomically."""
+        frame = _checked_frame(table, frame, window)
+        with self._transaction() as connection:
+            self._prepare(connection, table)
+            self._delete(connection, table, window)
+            self._bulk_load(connection, table, frame)
+        return len(frame)
+
+    def read(self, table: Table, window: Window | None = None) -> pd.DataFrame:
+        """The table's rows, within `window` when given, typed as the contract says."""
+        where, params = self._window_clause(table, window)
+        sql = f"SELECT {', '.join(table.column_names)} FROM {self.qualified(table)}{where}"
+        with self._transaction() as connection:
+            self._prepare(connection, table)
+            rows = connection.execute(sql, params).fetchall()
+        return _typed(table, pd.DataFrame(rows, columns=table.column_names))
+
+    def _delete(self, connection, table: Table, window: Window | None) -> None:
+        where, params = self._window_clause(table, window)
+        connection.execute(f"DELETE FROM {self.qualified(table)}{where}", params)
+
+    def _window_clause(self, table: Table, window: Window | None) -> tuple[str, tuple]:
+        if window is None or not table.date_column:
+            return "", ()
+        column, mark = table.date_column, self.placeholder
+        return f" WHERE {column} >= {mark} AND {column} < {mark}", (window.start.isoformat(), window.end.isoformat())
+
+
+class SqliteWarehouse(Warehouse):
+    column_types = SQLITE_TYPES
+    placeholder = "?"
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.path = Path(url.removeprefix("sqlite:///"))
+
+    def _transaction(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        return _SqliteTransaction(connection)
+
+    def _prepare(self, connection, table: Table) -> None:
+        connection.execute(self.ddl(table))
+
+    def _bulk_load(self, connection, table: Table, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        placeholders = ", ".join("?" for _ in table.columns)
+        records = _as_text_dates(table, frame).astype(object).where(frame.notna(), None)
+        connection.executemany(
+            f"INSERT INTO {table.name} ({', '.join(table.column_names)}) VALUES ({placeholders})",
+            records.itertuples(index=False, name=None),
+        )
+
+
+class _SqliteTransaction:
+    def __init__(self, connection: sqlite3.Connection):
+        self.connection = connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        with closing(self.connection):
+            self.connection.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class PostgresWarehouse(Warehouse):
+    column_types = POSTGRES_TYPES
+    placeholder = "%s"
+
+    def qualified(self, table: Table) -> str:
+        return f"{SCHEMA}.{table.name}"
+
+    def _transaction(self):
+        import psycopg
+
+        try:
+            connection = psycopg.connect(self.url, connect_timeout=10)
+        except psycopg.OperationalError as error:
+            raise WarehouseError(
+                f"cannot connect to the warehouse at {without_password(self.url)}: {error}. "
+                "Check SALESFLOW_WAREHOUSE_URL and that PostgreSQL is running."
+            ) from error
+        return _PostgresTransaction(connection)
+
+    def _prepare(self, connection, table: Table) -> None:
+        # One writer per table at a time; DDL races between parallel runs are serialized too.
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(table.name.encode()),))
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        connection.execute(self.ddl(table))
+
+    def _bulk_load(self, connection, table: Table, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        buffer = io.StringIO()
+        _as_text_dates(table, frame).to_csv(buffer, index=False, header=False, na_rep="\\N")
+        columns = ", ".join(table.column_names)
+        with connection.cursor().copy(
+            f"COPY {self.qualified(table)} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as copy:
+            copy.write(buffer.getvalue())
+
+
+class _PostgresTransaction:
+    def __init__(self, connection):
+        self.connection = connection
+
+    def __enter__(self):
+        return self.connection
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        with self.connection:
+            if exc_type:
+                self.connection.rollback()
+            else:
+                self.connection.commit()
+
+
+def _checked_frame(table: Table, frame: pd.DataFrame, window: Window | None) -> pd.DataFrame:
+    missing = [column for column in table.column_names if column not in frame.columns]
+    if missing:
+        raise WarehouseError(f"{table.name}: frame lacks contract columns {missing}")
+    frame = frame[table.column_names]
+    if window is not None and table.date_column and len(frame):
+        days = pd.to_datetime(frame[table.date_column])
+        outside = (days < pd.Timestamp(window.start)) | (days >= pd.Timestamp(window.end))
+        if outside.any():
+            raise WarehouseError(
+                f"{table.name}: {int(outside.sum())} rows fall outside the partition window "
+                f"{window.start}..{window.end}, e.g. {days[outside].iloc[0].date()}"
+            )
+    return frame
+
+
+def _as_text_dates(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    converted = frame.copy()
+    for name, kind in table.columns.items():
+        if kind == "date":
+            converted[name] = pd.to_datetime(frame[name]).dt.strftime("%Y-%m-%d")
+        elif kind == "timestamp":
+            converted[name] = pd.to_datetime(frame[name]).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return converted
+
+
+def _typed(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    for name, kind in table.columns.items():
+        if kind in ("date", "timestamp"):
+            frame[name] = pd.to_datetime(frame[name])
+        elif kind == "int":
+            frame[name] = pd.to_numeric(frame[name]).astype("Int64")
+        elif kind == "float":
+            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+        else:
+            frame[name] = frame[name].astype("string")
+    return frame
+
+
+def without_password(url: str) -> str:
+    """The URL with its password masked, for logs and metadata."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
