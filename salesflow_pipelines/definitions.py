@@ -1,22 +1,13 @@
-"""The code location: every domain's assets and checks, with resources from the environment."""
-
-from __future__ import annotations
+"""The code location: every domain's definitions, with resources from the environment."""
 
 import os
 
 import dagster as dg
 
-from salesflow_pipelines.defs.cleaning import assets as cleaning_assets
-from salesflow_pipelines.defs.ingestion import assets as ingestion_assets
+from salesflow_pipelines.defs import cleaning, ingestion, kpis
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
 from salesflow_pipelines.defs.jobs import daily_sales_job
-from salesflow_pipelines.defs.kpis import assets as kpi_assets
-from salesflow_pipelines.defs.resources import (
-    data_dir,
-    data_quality_from_env,
-    env_or,
-    sales_source_from_env,
-)
+from salesflow_pipelines.defs.resources import data_dir, data_quality_from_env, env_or, sales_source_from_env
 
 
 def default_warehouse_url() -> str:
@@ -24,6 +15,7 @@ def default_warehouse_url() -> str:
 
 
 def resources() -> dict:
+    """Every resource, configured from the environment (defaults need nothing outside the machine)."""
     return {
         "sales_source": sales_source_from_env(),
         "data_quality": data_quality_from_env(),
@@ -32,8 +24,9 @@ def resources() -> dict:
     }
 
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets]),
-    jobs=[daily_sales_job],
-    resources=resources(),
+defs = dg.Definitions.merge(
+    ingestion.defs,
+    cleaning.defs,
+    kpis.defs,
+    dg.Definitions(jobs=[daily_sales_job], resources=resources()),
 )
