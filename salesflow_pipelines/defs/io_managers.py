@@ -60,6 +60,12 @@ class PartitionedParquetIOManager(dg.UPathIOManager):
             return
         paths = self._get_paths_for_partitions(context)
         days = obj[partition_column(context)].dt.strftime("%Y-%m-%d")
+        stray = ~days.isin(list(paths))
+        if stray.any():
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()}: {int(stray.sum())} rows dated outside the partitions "
+                f"being written (e.g. {days[stray].iloc[0]}); an asset must return only its own days."
+            )
         for key, path in paths.items():
             self.make_directory(path.parent)
             self.dump_to_path(context, obj[days.to_numpy() == key], path)

@@ -84,7 +84,7 @@ def sales_to_payload(lines: pd.DataFrame, extensions: bool = True) -> list[dict[
         quantity=lines["quantity"].astype("Int64").astype("object"),
     )
     if not extensions:
-        records = records.assign(subtotal=(records["quantity"] * records["unit_price"]).round(2))
+        records = records.assign(subtotal=(lines["quantity"] * lines["unit_price"]).round(2))
         records["total_amount"] = records.groupby("sale_id", sort=False)["subtotal"].transform("sum").round(2)
     sale_keys = {column: field for field, column in SALE_FIELDS.items()}
     item_keys = {column: field for field, column in ITEM_FIELDS.items()}

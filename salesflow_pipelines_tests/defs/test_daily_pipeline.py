@@ -1,0 +1,147 @@
+"""The daily graph end to end: a month pulled from a contract-speaking server over a real
+socket (503 bursts, expiring tokens), written to the real PostgreSQL warehouse, and checked
+against totals computed independently from the source JSON."""
+
+import math
+from collections import defaultdict
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import psycopg
+import pytest
+
+from salesflow_pipelines.defs.cleaning import assets as cleaning_assets
+from salesflow_pipelines.defs.ingestion import assets as ingestion_assets
+from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
+from salesflow_pipelines.defs.kpis import assets as kpi_assets
+from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, SalesSource
+from salesflow_pipelines.lib.demo import DemoData
+from salesflow_pipelines.lib.payloads import sales_to_payload
+from salesflow_pipelines.lib.standin_server import StandinServer
+
+START, END = date(2026, 10, 1), date(2026, 10, 30)
+DEMO = DemoData(orders_per_day=40)
+DAILY_ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets])
+
+
+def independent_daily_totals(sales: list[dict]) -> pd.DataFrame:
+    """DESIGN.md section 3 written out plainly over SaleResponse JSON, one sale at a time."""
+    days: dict[str, dict] = defaultdict(
+        lambda: {"revenue": 0.0, "orders": set(), "units": 0.0, "customers": set(), "refunded_amount": 0.0}
+    )
+    seen: set[int] = set()
+    for sale in sales:
+        if sale["id"] in seen:
+            continue
+        seen.add(sale["id"])
+        day = days[sale["saleDate"][:10]]
+        status = (sale.get("status") or "COMPLETED").strip().upper()
+        for item in sale["items"]:
+            quantity, price = item["quantity"], item["unitPrice"]
+            discount = item.get("discount") or 0.0
+            if not (quantity > 0 and math.isfinite(price) and price >= 0 and 0 <= discount <= 1):
+                continue
+            revenue = quantity * price * (1 - discount)
+            if status == "COMPLETED":
+                day["revenue"] += revenue
+                day["units"] += quantity
+                day["orders"].add(sale["id"])
+                if sale.get("customerId") is not None:
+                    day["customers"].add(sale["customerId"])
+            elif status == "REFUNDED":
+                day["refunded_amount"] += revenue
+    return pd.DataFrame(
+        [
+            {
+                "sale_date": pd.Timestamp(day),
+                "revenue": totals["revenue"],
+                "orders": len(totals["orders"]),
+                "units": totals["units"],
+                "unique_customers": len(totals["customers"]),
+                "refunded_amount": totals["refunded_amount"],
+            }
+            for day, totals in sorted(days.items())
+        ]
+    )
+
+
+def warehouse_table(url: str, table: str) -> pd.DataFrame:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(f"SELECT * FROM analytics.{table}").fetchall()
+        columns = [column.name for column in connection.execute(f"SELECT * FROM analytics.{table} LIMIT 0").description]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def materialize(server: StandinServer, warehouse_url: str, frames_dir: str, start: date, end: date):
+    resources = {
+        "sales_source": SalesSource(
+            kind="java",
+            demo=DemoSource(),
+            java=JavaApi(base_url=server.base_url, phone="0000000000", password="admin123", backoff_seconds=0.01),
+        ),
+        "data_quality": DataQuality(),
+        "parquet_io_manager": ParquetIOManager(base_path=frames_dir),
+        "warehouse_io_manager": WarehouseIOManager(url=warehouse_url),
+    }
+    return dg.materialize(
+        DAILY_ASSETS,
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        },
+    )
+
+
+@pytest.mark.parametrize("extensions", [True, False], ids=["with-extensions", "stock-backend-only"])
+def test_month_from_flaky_server_matches_source_to_the_cent(extensions, fresh_schema, tmp_path):
+    with StandinServer(DEMO, extensions=extensions, today=date(2026, 11, 5), token_ttl_seconds=2) as server:
+        server.fail_next(2)
+        result = materialize(server, fresh_schema, str(tmp_path / "frames"), START, END)
+        assert result.success
+        assert server.request_counts["POST /auth/login"] >= 1
+        if extensions:
+            assert server.request_counts["GET /sales/range"] >= 1
+        else:
+            assert server.request_counts["GET /sales/history"] >= 1
+
+    expected = independent_daily_totals(sales_to_payload(DEMO.sales_lines(START, END), extensions=extensions))
+    actual = warehouse_table(fresh_schema, "daily_sales_kpis").sort_values("sale_date").reset_index(drop=True)
+    actual["sale_date"] = pd.to_datetime(actual["sale_date"])
+    assert len(actual) == (END - START).days + 1
+    merged = actual.merge(expected, on="sale_date", how="left", suffixes=("", "_expected")).fillna(0)
+    for column in ("revenue", "units", "refunded_amount"):
+        assert (merged[column] - merged[f"{column}_expected"]).abs().max() < 0.006, column
+    for column in ("orders", "unique_customers"):
+        assert (merged[column] == merged[f"{column}_expected"]).all(), column
+    if not extensions:
+        assert set(warehouse_table(fresh_schema, "region_daily_sales")["region"]) == {"Unassigned"}
+        assert warehouse_table(fresh_schema, "daily_sales_kpis")["unique_customers"].eq(0).all()
+
+
+def test_rerunning_a_day_changes_nothing(fresh_schema, tmp_path):
+    tables = [
+        "daily_sales_kpis",
+        "product_daily_sales",
+        "region_daily_sales",
+        "category_daily_sales",
+        "customer_daily_kpis",
+        "stock_snapshot",
+        "stock_kpis",
+        "sales_rejects",
+    ]
+    with StandinServer(DEMO, today=date(2026, 11, 5)) as server:
+        assert materialize(server, fresh_schema, str(tmp_path), date(2026, 10, 10), date(2026, 10, 16)).success
+        before = {table: warehouse_table(fresh_schema, table) for table in tables}
+        assert materialize(server, fresh_schema, str(tmp_path), date(2026, 10, 13), date(2026, 10, 13)).success
+        after = {table: warehouse_table(fresh_schema, table) for table in tables}
+    for table in tables:
+        assert len(before[table]) > 0, table
+        keys = list(before[table].columns)
+        pd.testing.assert_frame_equal(
+            before[table].sort_values(keys).reset_index(drop=True),
+            after[table].sort_values(keys).reset_index(drop=True),
+            obj=table,
+        )

@@ -1,0 +1,136 @@
+"""The cleaning rules of DESIGN.md section 3, one at a time."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from salesflow_pipelines.lib.cleaning import category_lookup, clean_sales, normalize_text
+from salesflow_pipelines.lib.schemas import SalesLine, SalesReject
+from salesflow_pipelines_tests.lib.frames import raw_lines
+
+DAY = "2026-11-02T10:00:00"
+NO_CATEGORIES = pd.Series(dtype="string")
+
+
+def clean(*lines, categories=NO_CATEGORIES):
+    result = clean_sales(raw_lines(*lines), categories)
+    SalesLine.validate(result.lines)
+    SalesReject.validate(result.rejects)
+    return result
+
+
+def test_duplicate_delivery_keeps_first_and_rejects_every_line_of_the_copy():
+    result = clean(
+        dict(sale_id=1, sale_date=DAY, line_no=1, quantity=2),
+        dict(sale_id=1, sale_date=DAY, line_no=2, quantity=3),
+        dict(sale_id=2, sale_date=DAY, line_no=1),
+        dict(sale_id=1, sale_date=DAY, line_no=1, quantity=9),
+        dict(sale_id=1, sale_date=DAY, line_no=2, quantity=9),
+    )
+    assert result.lines["quantity"].tolist() == [2.0, 3.0, 1.0]
+    assert result.rejects["reason"].tolist() == ["DUPLICATE_SALE", "DUPLICATE_SALE"]
+    assert result.rejects["sale_id"].tolist() == [1, 1]
+    assert result.rejects["line_no"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("quantity", 0, "BAD_QUANTITY"),
+        ("quantity", -2, "BAD_QUANTITY"),
+        ("quantity", np.nan, "BAD_QUANTITY"),
+        ("unit_price", -0.01, "BAD_PRICE"),
+        ("unit_price", np.inf, "BAD_PRICE"),
+        ("unit_price", np.nan, "BAD_PRICE"),
+        ("discount", 1.5, "BAD_DISCOUNT"),
+        ("discount", -0.1, "BAD_DISCOUNT"),
+        ("status", "PENDING", "BAD_STATUS"),
+        ("product_id", None, "MISSING_PRODUCT"),
+    ],
+)
+def test_bad_line_is_rejected_with_its_reason_and_the_sale_keeps_its_other_lines(field, value, reason):
+    result = clean(
+        dict(sale_id=7, sale_date=DAY, line_no=1, **{field: value}),
+        dict(sale_id=7, sale_date=DAY, line_no=2, quantity=4),
+    )
+    assert result.rejects["reason"].tolist() == [reason]
+    assert result.rejects["line_no"].tolist() == [1]
+    assert result.rejects["sale_date"].tolist() == [pd.Timestamp("2026-11-02")]
+    assert result.lines["line_no"].tolist() == [2]
+
+
+def test_boundary_values_are_valid():
+    result = clean(
+        dict(sale_id=1, sale_date=DAY, quantity=1, unit_price=0.0, discount=0.0),
+        dict(sale_id=2, sale_date=DAY, quantity=1, unit_price=5.0, discount=1.0),
+    )
+    assert result.rejects.empty
+    assert result.lines["revenue"].tolist() == [0.0, 0.0]
+
+
+def test_first_broken_rule_wins():
+    result = clean(dict(sale_id=1, sale_date=DAY, quantity=0, unit_price=-1, discount=2))
+    assert result.rejects["reason"].tolist() == ["BAD_QUANTITY"]
+    assert "got 0" in result.rejects["detail"].iloc[0]
+
+
+def test_revenue_is_quantity_times_price_times_one_minus_discount():
+    result = clean(dict(sale_id=1, sale_date=DAY, quantity=3, unit_price=21.0, discount=0.05))
+    assert result.lines["gross_amount"].iloc[0] == pytest.approx(63.0)
+    assert result.lines["revenue"].iloc[0] == pytest.approx(59.85)
+
+
+def test_text_is_normalized_and_defaults_filled():
+    result = clean(
+        dict(
+            sale_id=1,
+            sale_date=DAY,
+            region="  north   east ",
+            sku=" sku-0007 ",
+            product_name=" Espresso   Beans  1kg",
+            status=" completed",
+            category=" personal   care",
+        ),
+        dict(sale_id=2, sale_date=DAY, region=None, status=None, discount=None, customer_id=None),
+    )
+    first, second = result.lines.iloc[0], result.lines.iloc[1]
+    assert (first["region"], first["sku"], first["product_name"]) == ("North East", "SKU-0007", "Espresso Beans 1kg")
+    assert (first["status"], first["category"]) == ("COMPLETED", "Personal Care")
+    assert (second["region"], second["status"], second["discount"]) == ("Unassigned", "COMPLETED", 0.0)
+    assert pd.isna(second["customer_id"])
+
+
+def test_category_comes_from_inventory_by_normalized_sku_else_uncategorized():
+    products = pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(["2026-11-01", "2026-11-02"]),
+            "sku": [" sku-0001", "SKU-0001 "],
+            "category": ["old", " grocery "],
+        }
+    )
+    result = clean(
+        dict(sale_id=1, sale_date=DAY, sku="Sku-0001"),
+        dict(sale_id=2, sale_date=DAY, sku="SKU-0404"),
+        dict(sale_id=3, sale_date=DAY, sku="SKU-0001", category="snacks"),
+        categories=category_lookup(products),
+    )
+    assert result.lines["category"].tolist() == ["Grocery", "Uncategorized", "Snacks"]
+
+
+def test_empty_input_gives_empty_valid_frames():
+    result = clean_sales(raw_lines(dict(sale_id=1, sale_date=DAY)).iloc[0:0], NO_CATEGORIES)
+    SalesLine.validate(result.lines)
+    assert result.lines.empty and result.rejects.empty
+
+
+@given(st.lists(st.text(alphabet=" \tabcXYZ-", max_size=12), min_size=1, max_size=20))
+def test_normalize_text_trims_collapses_and_is_idempotent(values):
+    series = pd.Series(values, dtype="string")
+    once = normalize_text(series, case="upper")
+    twice = normalize_text(once, case="upper")
+    pd.testing.assert_series_equal(once, twice)
+    for raw, normalized in zip(values, once, strict=True):
+        expected = " ".join(raw.split()).upper()
+        assert (pd.isna(normalized) and expected == "") or normalized == expected
