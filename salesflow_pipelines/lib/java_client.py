@@ -119,9 +119,7 @@ class JavaApiClient:
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout_seconds,
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             headers={"Accept": "application/json"},
         )
 
@@ -221,18 +219,13 @@ class JavaApiClient:
             raise self._shape_error("GET", "/sales/range", "a page with a content list", answer)
         return answer
 
-    def _remaining_range_pages(
-        self, start: date, end: date, first: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    def _remaining_range_pages(self, start: date, end: date, first: dict[str, Any]) -> list[dict[str, Any]]:
         total_pages = int(first.get("totalPages") or 1)
         sales = list(first["content"])
         if total_pages > 1:
             workers = min(self.max_concurrency, total_pages - 1)
             with ThreadPoolExecutor(workers, thread_name_prefix="sales-range") as pool:
-                futures = [
-                    pool.submit(self._range_page, start, end, page)
-                    for page in range(1, total_pages)
-                ]
+                futures = [pool.submit(self._range_page, start, end, page) for page in range(1, total_pages)]
                 try:
                     for future in futures:
                         sales.extend(future.result()["content"])
@@ -278,9 +271,7 @@ class JavaApiClient:
 
     # -- HTTP core -------------------------------------------------------------------------
 
-    def _json_list(
-        self, method: str, path: str, params: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
+    def _json_list(self, method: str, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         answer = self._json(method, path, params=params)
         if not isinstance(answer, list):
             raise self._shape_error(method, path, "a JSON array", answer)
@@ -295,9 +286,7 @@ class JavaApiClient:
         json_body: Any = None,
         authenticated: bool = True,
     ) -> Any:
-        response = self._request(
-            method, path, params=params, json_body=json_body, authenticated=authenticated
-        )
+        response = self._request(method, path, params=params, json_body=json_body, authenticated=authenticated)
         try:
             return json.loads(response.content)
         except ValueError:
@@ -328,12 +317,7 @@ class JavaApiClient:
             token = self._current_token() if authenticated else None
             headers = {"Authorization": f"Bearer {token}"} if token else None
             response = self._send(method, path, params, json_body, headers, idempotent)
-            if (
-                response.status_code == 401
-                and authenticated
-                and not renewed
-                and self._phone is not None
-            ):
+            if response.status_code == 401 and authenticated and not renewed and self._phone is not None:
                 self._renew(token, self._error_fields(response)[0])
                 renewed = True
                 continue
@@ -355,9 +339,7 @@ class JavaApiClient:
         for attempt in range(self.max_retries + 1):
             self._count("requests")
             try:
-                response = self._http.request(
-                    method, path, params=params, json=json_body, headers=headers
-                )
+                response = self._http.request(method, path, params=params, json=json_body, headers=headers)
             except httpx.TransportError as error:
                 failure = f"{type(error).__name__}: {self._redact(str(error)) or 'no detail'}"
                 if not idempotent:
@@ -396,9 +378,7 @@ class JavaApiClient:
             endpoint=endpoint,
         )
 
-    def _unsent_or_unknown(
-        self, endpoint: str, error: httpx.TransportError, failure: str
-    ) -> JavaApiUnavailable:
+    def _unsent_or_unknown(self, endpoint: str, error: httpx.TransportError, failure: str) -> JavaApiUnavailable:
         if isinstance(error, NOT_SENT_ERRORS):
             return JavaApiUnavailable(
                 f"{endpoint} could not reach the backend at {self.base_url} ({failure}); "
@@ -443,9 +423,7 @@ class JavaApiClient:
     def _authenticate(self, path: str, body: dict[str, Any]) -> None:
         answer = self._json("POST", path, json_body=body, authenticated=False)
         if not isinstance(answer, dict) or not answer.get("accessToken"):
-            raise JavaApiAuthError(
-                f"POST {path} answered no accessToken.", endpoint=f"POST {path}", status=200
-            )
+            raise JavaApiAuthError(f"POST {path} answered no accessToken.", endpoint=f"POST {path}", status=200)
         self._access_token = answer["accessToken"]
         self._refresh_token = answer.get("refreshToken")
 
@@ -490,10 +468,7 @@ class JavaApiClient:
         if status == 403:
             return "This call needs a token with the ADMIN role."
         if status == 404:
-            return (
-                "Check that the product or record exists and that JAVA_API_URL points at the "
-                "API root (.../api/v1)."
-            )
+            return "Check that the product or record exists and that JAVA_API_URL points at the API root (.../api/v1)."
         if code == "INSUFFICIENT_STOCK":
             return "Nothing was applied (one transaction); restock or fix the quantities."
         if code == "VALIDATION_ERROR":

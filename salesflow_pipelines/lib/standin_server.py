@@ -75,9 +75,7 @@ DEFAULT_USERS = (
 class ApiFailure(Exception):
     """Raised inside a route: answered as an `ApiError` body with this status and code."""
 
-    def __init__(
-        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -198,9 +196,7 @@ class StandinServer:
     def start(self) -> StandinServer:
         """Bind and serve in a daemon thread; returns self."""
         http = self._bind()
-        self._thread = threading.Thread(
-            target=http.serve_forever, args=(0.1,), name="standin-server", daemon=True
-        )
+        self._thread = threading.Thread(target=http.serve_forever, args=(0.1,), name="standin-server", daemon=True)
         self._thread.start()
         return self
 
@@ -326,16 +322,12 @@ class StandinServer:
             if role is not None:
                 self._authorize(request, role)
             if route is None:
-                raise ApiFailure(
-                    404, "NOT_FOUND", f"No endpoint {request.method} {API_PREFIX}{request.path}"
-                )
+                raise ApiFailure(404, "NOT_FOUND", f"No endpoint {request.method} {API_PREFIX}{request.path}")
             return route[0](request)
         except ApiFailure as failure:
             return _error_reply(failure)
 
-    def _route(
-        self, request: Request
-    ) -> tuple[str, tuple[Callable[[Request], Reply], str | None] | None]:
+    def _route(self, request: Request) -> tuple[str, tuple[Callable[[Request], Reply], str | None] | None]:
         path = request.path
         if path.startswith("/products/by-sku/"):
             path = "/products/by-sku/{sku}"
@@ -361,9 +353,7 @@ class StandinServer:
         parts = token.split(".")
         if len(parts) != 3:
             raise ApiFailure(401, "AUTH_FAILED", "Malformed JWT token")
-        expected = hmac.new(
-            self._jwt_secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256
-        ).digest()
+        expected = hmac.new(self._jwt_secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
         try:
             signature = _b64decode(parts[2])
             claims = json.loads(_b64decode(parts[1]))
@@ -409,9 +399,7 @@ class StandinServer:
             {
                 "accessToken": self.issue_token(user.phone),
                 "refreshToken": refresh_token,
-                "refreshExpiresAt": datetime.fromtimestamp(expiry, UTC).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"
-                ),
+                "refreshExpiresAt": datetime.fromtimestamp(expiry, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "tokenType": "Bearer",
                 "message": message,
                 "user": {
@@ -441,17 +429,11 @@ class StandinServer:
         start = _date_param(request.query, "from")
         end = _date_param(request.query, "to")
         if start > end:
-            raise ApiFailure(
-                400, "VALIDATION_ERROR", "Validation failed", {"from": "must not be after 'to'"}
-            )
+            raise ApiFailure(400, "VALIDATION_ERROR", "Validation failed", {"from": "must not be after 'to'"})
         page = _int_param(request.query, "page", 0, minimum=0)
         size = min(_int_param(request.query, "size", DEFAULT_PAGE_SIZE, minimum=1), MAX_PAGE_SIZE)
         end = min(end, self.today)  # the backend has no sales dated in the future
-        encoded = (
-            self._encoded_sales(start, end).in_id_order + self._created_in(start, end)
-            if start <= end
-            else []
-        )
+        encoded = self._encoded_sales(start, end).in_id_order + self._created_in(start, end) if start <= end else []
         total_pages = math.ceil(len(encoded) / size)
         content = encoded[page * size : (page + 1) * size]
         envelope = json.dumps(
@@ -473,9 +455,7 @@ class StandinServer:
         with self._cache_lock:
             cached = self._cache.get(key)
             if cached is None:
-                sales = payloads.sales_to_payload(
-                    self.data.sales_lines(start, end), self.extensions
-                )
+                sales = payloads.sales_to_payload(self.data.sales_lines(start, end), self.extensions)
                 encoded = [json.dumps(sale, separators=(",", ":")).encode() for sale in sales]
                 order = sorted(range(len(sales)), key=lambda position: sales[position]["id"])
                 cached = _EncodedSales(encoded, [encoded[position] for position in order])
@@ -499,11 +479,7 @@ class StandinServer:
             self._apply_bulk(lines)
             drop = self._drop_next_bulk
             self._drop_next_bulk = False
-        return (
-            Reply(drop=True)
-            if drop
-            else Reply(body=BULK_SUCCESS.encode(), content_type="text/plain")
-        )
+        return Reply(drop=True) if drop else Reply(body=BULK_SUCCESS.encode(), content_type="text/plain")
 
     def _validated_bulk_lines(self, sales: list[Any]) -> list[list[tuple[dict[str, Any], int]]]:
         """Check the whole import as one transaction; answers (product, quantity) per sale."""
@@ -529,17 +505,9 @@ class StandinServer:
         for sale in sales:
             sale_lines = []
             for item in sale["items"]:
-                product = (
-                    by_id.get(item["productId"])
-                    if item.get("productId") is not None
-                    else by_sku.get(item["sku"])
-                )
+                product = by_id.get(item["productId"]) if item.get("productId") is not None else by_sku.get(item["sku"])
                 if product is None:
-                    named = (
-                        f"id: {item['productId']}"
-                        if item.get("productId") is not None
-                        else f"sku: {item['sku']}"
-                    )
+                    named = f"id: {item['productId']}" if item.get("productId") is not None else f"sku: {item['sku']}"
                     raise ApiFailure(404, "NOT_FOUND", f"Product not found with {named}")
                 quantity = _quantity(item["quantity"])
                 if remaining[product["id"]] < quantity:
@@ -560,15 +528,11 @@ class StandinServer:
 
     def _apply_bulk(self, lines: list[list[tuple[dict[str, Any], int]]]) -> None:
         stamp = datetime.combine(self.today, datetime.now().time().replace(microsecond=0))
-        first_id = (
-            day_index(self.today) * SALE_IDS_PER_DAY + CREATED_SALE_ID_OFFSET + len(self._created)
-        )
+        first_id = day_index(self.today) * SALE_IDS_PER_DAY + CREATED_SALE_ID_OFFSET + len(self._created)
         rows = []
         for sale_pos, sale_lines in enumerate(lines, start=1):
             subtotals = [round(quantity * product["price"], 2) for product, quantity in sale_lines]
-            for line_no, ((product, quantity), subtotal) in enumerate(
-                zip(sale_lines, subtotals, strict=True), start=1
-            ):
+            for line_no, ((product, quantity), subtotal) in enumerate(zip(sale_lines, subtotals, strict=True), start=1):
                 rows.append(
                     {
                         "sale_id": first_id + sale_pos,
@@ -658,16 +622,16 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _HttpServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self._answer()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._answer()
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._answer()
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._answer()
 
     def _answer(self) -> None:
@@ -698,7 +662,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(reply.body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (base signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
 
@@ -742,9 +706,7 @@ def _int_param(query: dict[str, str], name: str, default: int, minimum: int) -> 
     except ValueError:
         value = minimum - 1
     if value < minimum:
-        raise ApiFailure(
-            400, "VALIDATION_ERROR", "Validation failed", {name: f"must be an integer >= {minimum}"}
-        )
+        raise ApiFailure(400, "VALIDATION_ERROR", "Validation failed", {name: f"must be an integer >= {minimum}"})
     return value
 
 
@@ -752,9 +714,7 @@ def _date_param(query: dict[str, str], name: str) -> date:
     try:
         return date.fromisoformat(query[name])
     except (KeyError, ValueError):
-        raise ApiFailure(
-            400, "VALIDATION_ERROR", "Validation failed", {name: "must be a date (yyyy-MM-dd)"}
-        ) from None
+        raise ApiFailure(400, "VALIDATION_ERROR", "Validation failed", {name: "must be a date (yyyy-MM-dd)"}) from None
 
 
 def _names_product(item: dict[str, Any]) -> bool:

@@ -29,6 +29,11 @@ ADMIN = ("0000000000", "admin123")
 USER = ("1111111111", "user123")
 TODAY = date.today()
 WINDOW = (TODAY - timedelta(days=4), TODAY - timedelta(days=1))
+# Stock follows a restock cycle: import into the two best-stocked products of the day.
+_STOCKED = DATA.products(TODAY).sort_values("stock_quantity", ascending=False).head(2)
+SKU_A, SKU_B = _STOCKED["sku"].tolist()
+PRODUCT_ID_B = int(_STOCKED["product_id"].iloc[1])
+ONE_SALE = [{"items": [{"sku": SKU_A, "quantity": 1}]}]
 
 
 class RecordingServer(StandinServer):
@@ -173,11 +178,18 @@ def test_a_503_burst_longer_than_max_retries_raises_unavailable(server: Recordin
     assert server.request_counts["GET /products"] == 1 + 3
 
 
-def test_a_range_page_failing_mid_read_is_retried(server: RecordingServer) -> None:
-    with client_for(server) as client:
+def test_a_5xx_on_range_is_retried_not_taken_for_a_missing_endpoint(
+    server: RecordingServer,
+) -> None:
+    with JavaApiClient(server.base_url, token=server.issue_token(ADMIN[0])) as client:
         whole = client.fetch_sales(*WINDOW)
+    with JavaApiClient(
+        server.base_url, token=server.issue_token(ADMIN[0]), backoff_seconds=0.01, page_size=25
+    ) as client:
         server.fail_next(2, status=500)
         assert client.fetch_sales(*WINDOW) == whole
+        assert client.stats["retries"] == 2
+    assert server.request_counts["GET /sales/history"] == 0
 
 
 def test_slow_answers_time_out_are_retried_then_unavailable(server: RecordingServer) -> None:
@@ -198,7 +210,7 @@ def test_a_backend_that_is_down_is_unavailable() -> None:
         with pytest.raises(JavaApiUnavailable, match="ConnectError"):
             client.fetch_products()
         with pytest.raises(JavaApiUnavailable, match="not sent") as raised:
-            client.bulk_create_sales([{"items": [{"sku": "SKU-0001", "quantity": 1}]}])
+            client.bulk_create_sales(ONE_SALE)
         assert client.stats == {"requests": 3, "retries": 1, "token_refreshes": 0, "logins": 0}
     assert not isinstance(raised.value, BulkOutcomeUnknown)
 
@@ -255,7 +267,7 @@ def test_fixed_token_mode_never_logs_in(server: RecordingServer) -> None:
     token = server.issue_token(ADMIN[0])
     with JavaApiClient(server.base_url, token=token) as client:
         assert len(client.fetch_products()) == DATA.product_count
-        assert "Bulk sales imported" in client.bulk_create_sales([{"items": [{"sku": "SKU-0001", "quantity": 1}]}])
+        assert "Bulk sales imported" in client.bulk_create_sales(ONE_SALE)
         assert client.stats["logins"] == 0
     assert server.request_counts["POST /auth/login"] == 0
 
@@ -303,7 +315,7 @@ def test_no_token_or_password_reaches_logs_or_errors(server: RecordingServer, ca
             client.fetch_products()  # the login answer is broken
         errors.append(str(raised.value))
         with pytest.raises(JavaApiError) as raised:
-            client.bulk_create_sales([{"items": [{"sku": "SKU-0001", "quantity": 1}]}])
+            client.bulk_create_sales(ONE_SALE)
         errors.append(str(raised.value))
 
     assert server.issued_tokens and refresh_tokens and caplog.records
@@ -323,7 +335,7 @@ def test_bulk_with_a_user_account_is_a_403_naming_endpoint_and_role(
         client_for(server, account=USER) as client,
         pytest.raises(JavaApiError) as raised,
     ):
-        client.bulk_create_sales([{"items": [{"sku": "SKU-0001", "quantity": 1}]}])
+        client.bulk_create_sales(ONE_SALE)
     error = raised.value
     assert not isinstance(error, JavaApiAuthError)
     assert (error.endpoint, error.status, error.code) == ("POST /sales/bulk", 403, "ACCESS_DENIED")
@@ -364,7 +376,7 @@ def test_malformed_json_is_a_clear_error_and_not_retried(server: RecordingServer
 
 def test_validation_error_shows_the_details(server: RecordingServer) -> None:
     with client_for(server) as client, pytest.raises(JavaApiError) as raised:
-        client.bulk_create_sales([{"items": [{"sku": "SKU-0001", "quantity": 0}]}])
+        client.bulk_create_sales([{"items": [{"sku": SKU_A, "quantity": 0}]}])
     assert raised.value.code == "VALIDATION_ERROR"
     assert "[0].items[0].quantity" in str(raised.value)
 
@@ -373,19 +385,19 @@ def test_validation_error_shows_the_details(server: RecordingServer) -> None:
 
 
 def test_bulk_import_creates_todays_sales_and_takes_stock(server: RecordingServer) -> None:
-    before = server.product("SKU-0001")["stockQuantity"]
+    before = server.product(SKU_A)["stockQuantity"]
     request = [
-        {"items": [{"sku": "SKU-0001", "quantity": 2}, {"productId": 2, "quantity": 1}]},
-        {"items": [{"sku": "SKU-0001", "quantity": 1}]},
+        {"items": [{"sku": SKU_A, "quantity": 2}, {"productId": PRODUCT_ID_B, "quantity": 1}]},
+        {"items": [{"sku": SKU_A, "quantity": 1}]},
     ]
     with client_for(server) as client:
         known_today = {sale["id"] for sale in client.fetch_sales_today()}
         assert client.bulk_create_sales(request) == "Bulk sales imported successfully"
         created = [sale for sale in client.fetch_sales_today() if sale["id"] not in known_today]
-    assert server.product("SKU-0001")["stockQuantity"] == before - 3
+    assert server.product(SKU_A)["stockQuantity"] == before - 3
     assert [[(i["sku"], i["quantity"]) for i in sale["items"]] for sale in created] == [
-        [("SKU-0001", 2), ("SKU-0002", 1)],
-        [("SKU-0001", 1)],
+        [(SKU_A, 2), (SKU_B, 1)],
+        [(SKU_A, 1)],
     ]
     assert server.received_bulk == [request]
 
@@ -393,26 +405,26 @@ def test_bulk_import_creates_todays_sales_and_takes_stock(server: RecordingServe
 @pytest.mark.parametrize(
     ("item", "status", "code"),
     [
-        ({"sku": "SKU-0001", "quantity": 100_000}, 400, "INSUFFICIENT_STOCK"),
+        ({"sku": SKU_A, "quantity": 100_000}, 400, "INSUFFICIENT_STOCK"),
         ({"sku": "SKU-9999", "quantity": 1}, 404, "NOT_FOUND"),
     ],
 )
 def test_a_rejected_bulk_import_changes_nothing(
     server: RecordingServer, item: dict[str, Any], status: int, code: str
 ) -> None:
-    before = server.product("SKU-0002")["stockQuantity"]
-    request = [{"items": [{"sku": "SKU-0002", "quantity": 1}]}, {"items": [item]}]
+    before = server.product(SKU_B)["stockQuantity"]
+    request = [{"items": [{"sku": SKU_B, "quantity": 1}]}, {"items": [item]}]
     with client_for(server) as client, pytest.raises(JavaApiError) as raised:
         client.bulk_create_sales(request)
     assert (raised.value.status, raised.value.code) == (status, code)
-    assert server.product("SKU-0002")["stockQuantity"] == before
+    assert server.product(SKU_B)["stockQuantity"] == before
     assert server.created_sales() == []
 
 
 def test_bulk_is_not_retried_when_its_answer_never_arrives(server: RecordingServer) -> None:
     server.drop_next_bulk_after_apply()
     with client_for(server) as client, pytest.raises(BulkOutcomeUnknown) as raised:
-        client.bulk_create_sales([{"items": [{"sku": "SKU-0001", "quantity": 1}]}])
+        client.bulk_create_sales(ONE_SALE)
     assert raised.value.maybe_applied is True
     assert "GET /sales/today" in str(raised.value)
     assert server.request_counts["POST /sales/bulk"] == 1
@@ -424,7 +436,7 @@ def test_bulk_is_not_retried_on_a_5xx(server: RecordingServer) -> None:
         client.fetch_products()
         server.fail_next(1, status=502)
         with pytest.raises(BulkOutcomeUnknown, match="502"):
-            client.bulk_create_sales([{"items": [{"sku": "SKU-0001", "quantity": 1}]}])
+            client.bulk_create_sales(ONE_SALE)
         assert client.stats["retries"] == 0
     assert server.request_counts["POST /sales/bulk"] == 1
 
@@ -434,7 +446,7 @@ def test_bulk_rejected_for_an_expired_token_is_sent_again_after_refresh(
 ) -> None:
     with client_for(server) as client:
         expire_access_tokens(server, client)
-        client.bulk_create_sales([{"items": [{"sku": "SKU-0001", "quantity": 1}]}])
+        client.bulk_create_sales(ONE_SALE)
         assert client.stats["token_refreshes"] == 1
     assert server.request_counts["POST /sales/bulk"] == 2
     assert len(server.received_bulk) == 1 and len(server.created_sales()) == 1
