@@ -1,0 +1,42 @@
+"""Strict boundaries fail with a message that names the column, the check and example values."""
+
+import dagster as dg
+import pandas as pd
+
+from salesflow_pipelines.defs.partitions import boundary_type, frame_metadata
+from salesflow_pipelines.lib.schemas import DailySalesKpis
+
+
+def daily_row(**overrides) -> pd.DataFrame:
+    row = {
+        "sale_date": pd.Timestamp("2026-11-02"),
+        "revenue": 10.0,
+        "orders": 1,
+        "units": 2.0,
+        "avg_order_value": 10.0,
+        "unique_customers": 1,
+        "refunded_amount": 0.0,
+        "revenue_growth_pct": None,
+    }
+    frame = pd.DataFrame([{**row, **overrides}])
+    frame["revenue_growth_pct"] = frame["revenue_growth_pct"].astype("float64")
+    return frame
+
+
+def test_valid_frame_passes_the_boundary():
+    assert dg.check_dagster_type(boundary_type(DailySalesKpis), daily_row()).success
+
+
+def test_violation_names_column_check_and_failing_value():
+    result = dg.check_dagster_type(boundary_type(DailySalesKpis), daily_row(revenue=-12.5))
+    assert not result.success
+    assert "revenue" in result.description
+    assert "greater_than_or_equal_to(0)" in result.description
+    assert "-12.5" in result.description
+
+
+def test_column_schema_metadata_lists_the_model_columns():
+    metadata = frame_metadata(DailySalesKpis, daily_row())
+    assert metadata["dagster/row_count"] == 1
+    names = [column.name for column in metadata["dagster/column_schema"].columns]
+    assert names == list(daily_row().columns)
