@@ -76,7 +76,7 @@ def duplicate_deliveries(raw: pd.DataFrame) -> np.ndarray:
     """
     delivery = (raw["line_no"].to_numpy() == 1).cumsum()
     first_delivery = pd.Series(delivery).groupby(raw["sale_id"].to_numpy(), sort=False).transform("min")
-    return delivery != first_delivery.to_numpy()
+    return (delivery != first_delivery.to_numpy()) & raw["sale_id"].notna().to_numpy()
 
 
 def category_lookup(products: pd.DataFrame) -> pd.Series:
@@ -140,6 +140,7 @@ def _reject_reasons(lines: pd.DataFrame, duplicate: np.ndarray) -> tuple[pd.Seri
     price = lines["unit_price"].to_numpy()
     discount = lines["discount"].to_numpy()
     rules = [
+        ("MISSING_SALE_ID", lines["sale_id"].isna().to_numpy(), "sale has no id; it cannot be deduplicated"),
         ("DUPLICATE_SALE", duplicate, "sale id delivered more than once; first delivery kept"),
         ("MISSING_PRODUCT", lines["product_id"].isna().to_numpy(), "line has no productId"),
         ("BAD_QUANTITY", ~(np.isfinite(quantity) & (quantity > 0)), "quantity must be > 0, got "),

@@ -44,6 +44,7 @@ RAW_PRODUCT_COLUMNS: dict[str, str] = {
 
 SALE_STATUSES = ("COMPLETED", "REFUNDED", "CANCELLED")
 REJECT_REASONS = (
+    "MISSING_SALE_ID",
     "DUPLICATE_SALE",
     "BAD_QUANTITY",
     "BAD_PRICE",
@@ -73,7 +74,7 @@ class _Strict(pa.DataFrameModel):
 class RawSaleLine(pa.DataFrameModel):
     """One sale line as delivered by the source, types coerced, values not yet trusted."""
 
-    sale_id: Series[pd.Int64Dtype] = pa.Field(nullable=False)
+    sale_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="null: rejected as MISSING_SALE_ID")
     sale_date: Series[pd.Timestamp] = pa.Field(nullable=False)
     total_amount: Series[float] = pa.Field(nullable=True)
     customer_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)

@@ -48,11 +48,12 @@ def test_duplicate_delivery_keeps_first_and_rejects_every_line_of_the_copy():
         ("discount", -0.1, "BAD_DISCOUNT"),
         ("status", "PENDING", "BAD_STATUS"),
         ("product_id", None, "MISSING_PRODUCT"),
+        ("sale_id", None, "MISSING_SALE_ID"),
     ],
 )
 def test_bad_line_is_rejected_with_its_reason_and_the_sale_keeps_its_other_lines(field, value, reason):
     result = clean(
-        dict(sale_id=7, sale_date=DAY, line_no=1, **{field: value}),
+        dict({"sale_id": 7, "sale_date": DAY, "line_no": 1} | {field: value}),
         dict(sale_id=7, sale_date=DAY, line_no=2, quantity=4),
     )
     assert result.rejects["reason"].tolist() == [reason]

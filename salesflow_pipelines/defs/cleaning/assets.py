@@ -40,7 +40,7 @@ CLEANING = dict(partitions_def=daily_partitions, backfill_policy=single_run, gro
             kinds={"pandas", "sql"},
             description=(
                 "One row per rejected sale line with its reason code (DUPLICATE_SALE, "
-                "BAD_QUANTITY, BAD_PRICE, BAD_DISCOUNT, BAD_STATUS, MISSING_PRODUCT) and a detail."
+                "BAD_QUANTITY, BAD_PRICE, BAD_DISCOUNT, BAD_STATUS, MISSING_PRODUCT, MISSING_SALE_ID) and a detail."
             ),
         ),
     },

@@ -44,13 +44,22 @@ def raw_sales(context: dg.AssetExecutionContext, sales_source: SalesSource, data
     spellings and bad values included. Read through `/sales/range` pages when the Java backend
     offers them, else `/sales/history`; a backfill reads its whole window in one pull."""
     window = partition_window(context)
-    lines = sales_source.active().fetch_sales(window.start, window.end - timedelta(days=1))
+    delivered = sales_source.active().fetch_sales(window.start, window.end - timedelta(days=1))
+    undated = delivered["sale_date"].isna()
+    if undated.any():
+        context.log.warning(
+            f"{int(undated.sum())} lines have no parseable saleDate (sale ids "
+            f"{delivered.loc[undated, 'sale_id'].dropna().unique()[:10].tolist()}) and belong to no day; "
+            "they are left out of every partition. Fix their saleDate in the backend."
+        )
+    lines = delivered[~undated].reset_index(drop=True)
     yield dg.Output(
         lines,
         metadata={
             **frame_metadata(RawSaleLine, lines),
             "days": days_label(window),
             "sales": int(lines["sale_id"].nunique()),
+            "lines_without_sale_date": int(undated.sum()),
             "source": sales_source.kind,
         },
     )
