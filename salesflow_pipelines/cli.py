@@ -1,7 +1,9 @@
 """`salesflow`: the command line around the code location.
 
-salesflow demo [--days 30]     materialize the last N days on the embedded demo data
+salesflow demo [--days 30]     materialize the last N days on the embedded demo data, then
+                               render the weekly and monthly reports of those days
 salesflow standin [--port N]   serve the demo data over the Java API contract
+salesflow reports latest [--open]  print (and open) the newest report of each kind
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=DEMO_DAYS, help="how many days, ending yesterday (default 30)")
     demo.add_argument("--end", type=date.fromisoformat, help="last day (ISO date; default yesterday)")
     commands.add_parser("standin", help="run the stand-in Java API server", add_help=False)
+    reports = commands.add_parser("reports", help="report files").add_subparsers(dest="reports_command", required=True)
+    latest = reports.add_parser("latest", help="print the newest report of each kind (weekly/monthly, PDF/Excel)")
+    latest.add_argument("--open", action="store_true", help="also open them with the desktop's default application")
     args, rest = parser.parse_known_args(argv)
     if args.command == "standin":
         from salesflow_pipelines.lib.standin_server import main as standin_main
@@ -31,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return standin_main(rest) or 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "reports":
+        return latest_reports(open_them=args.open)
     return run_demo(args.days, args.end or date.today() - timedelta(days=1))
 
 
@@ -44,17 +51,16 @@ def run_demo(days: int, end: date) -> int:
     import dagster as dg
 
     from salesflow_pipelines.definitions import defs
+    from salesflow_pipelines.defs.reports.automation import report_runs
 
     start = end - timedelta(days=days - 1)
     print(f"SalesFlow demo: materializing {start}..{end} from the {os.environ.get('SALESFLOW_SOURCE', 'demo')} source")
     with dg.DagsterInstance.get() as instance:
-        for job_name in DEMO_JOBS:
+        daily_runs = [(job_name, start.isoformat(), end.isoformat()) for job_name in DEMO_JOBS]
+        for job_name, first_key, last_key in daily_runs + report_runs(start, end):
             result = defs.get_job_def(job_name).execute_in_process(
                 instance=instance,
-                tags={
-                    "dagster/asset_partition_range_start": start.isoformat(),
-                    "dagster/asset_partition_range_end": end.isoformat(),
-                },
+                tags={"dagster/asset_partition_range_start": first_key, "dagster/asset_partition_range_end": last_key},
                 run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
                 raise_on_error=False,
             )
@@ -62,6 +68,7 @@ def run_demo(days: int, end: date) -> int:
                 print(f"{job_name} failed; open the run in the UI for the failing step's error.", file=sys.stderr)
                 return 1
     print(demo_summary(data_dir, dagster_home))
+    print(reports_summary())
     return 0
 
 
@@ -89,6 +96,50 @@ def demo_summary(data_dir: Path, dagster_home: Path) -> str:
         f"  DAGSTER_HOME={dagster_home} SALESFLOW_DATA_DIR={data_dir} dagster dev -m salesflow_pipelines.definitions",
     ]
     return "\n".join(lines)
+
+
+def reports_dir() -> Path:
+    from salesflow_pipelines.defs.resources import default_reports_dir
+
+    return Path(os.environ.get("SALESFLOW_REPORTS_DIR") or default_reports_dir()).resolve()
+
+
+def reports_summary() -> str:
+    """The newest report file of each kind, one line each."""
+    from salesflow_pipelines.lib.reports.files import newest_reports
+
+    newest = newest_reports(reports_dir())
+    if not newest:
+        return f"No reports in {reports_dir()} yet (the weekly and monthly report jobs write them)."
+    lines = [f"Newest reports in {reports_dir()}:"]
+    for (kind, extension), path in newest.items():
+        lines.append(f"  {kind:<8} {extension:<5} {path}  ({path.stat().st_size / 1024:,.0f} KiB)")
+    return "\n".join(lines)
+
+
+def latest_reports(open_them: bool) -> int:
+    """`salesflow reports latest`: print the newest reports; with --open, open each of them."""
+    from salesflow_pipelines.lib.reports.files import newest_reports
+
+    print(reports_summary())
+    newest = newest_reports(reports_dir())
+    if open_them:
+        for path in newest.values():
+            open_with_default_application(path)
+    return 0 if newest else 1
+
+
+def open_with_default_application(path: Path) -> None:
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]
+        return
+    import subprocess
+
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    try:
+        subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        print(f"cannot open {path}: `{opener}` is not installed", file=sys.stderr)
 
 
 if __name__ == "__main__":

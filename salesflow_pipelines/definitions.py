@@ -4,10 +4,16 @@ import os
 
 import dagster as dg
 
-from salesflow_pipelines.defs import cleaning, ingestion, kpis
+from salesflow_pipelines.defs import cleaning, ingestion, kpis, reports
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
-from salesflow_pipelines.defs.jobs import daily_sales_job
-from salesflow_pipelines.defs.resources import data_dir, data_quality_from_env, env_or, sales_source_from_env
+from salesflow_pipelines.defs.jobs import daily_sales_job, daily_sales_schedule
+from salesflow_pipelines.defs.resources import (
+    data_dir,
+    data_quality_from_env,
+    env_or,
+    report_store_from_env,
+    sales_source_from_env,
+)
 
 
 def default_warehouse_url() -> str:
@@ -21,6 +27,7 @@ def resources() -> dict:
         "data_quality": data_quality_from_env(),
         "parquet_io_manager": ParquetIOManager(base_path=os.path.join(data_dir(), "frames")),
         "warehouse_io_manager": WarehouseIOManager(url=env_or("SALESFLOW_WAREHOUSE_URL", default_warehouse_url())),
+        "report_store": report_store_from_env(),
     }
 
 
@@ -28,5 +35,6 @@ defs = dg.Definitions.merge(
     ingestion.defs,
     cleaning.defs,
     kpis.defs,
-    dg.Definitions(jobs=[daily_sales_job], resources=resources()),
+    reports.defs,
+    dg.Definitions(jobs=[daily_sales_job], schedules=[daily_sales_schedule], resources=resources()),
 )

@@ -1,0 +1,332 @@
+"""The Excel workbook (OpenPyXL): typed cells, frozen bold headers, filters and native charts."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, LineChart, PieChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from salesflow_pipelines.lib.reports.model import TOP_PRODUCTS, SalesReport
+
+SHEETS = ("Summary", "Daily", "Products", "Regions", "Categories", "Forecast", "Anomalies", "Stock", "Rejects")
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+INTEGER_FORMAT = "#,##0"
+NUMBER_FORMAT = "General"  # "#,##0.##" would show whole numbers with a trailing dot ("1,895.")
+PERCENT_FORMAT = "0.0%"
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", start_color="1E3A5F")
+MAX_WIDTH = 60
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: str  # money, integer, number, percent, date, datetime, text
+    value: Callable[[object], object]
+
+
+@dataclass(frozen=True)
+class RenderedWorkbook:
+    content: bytes
+    sheets: int
+
+
+def money_format(report: SalesReport) -> str:
+    if report.currency_symbol:
+        return f'"{report.currency_symbol}"#,##0.00;-"{report.currency_symbol}"#,##0.00'
+    return f'#,##0.00" {report.currency}"'
+
+
+def render_xlsx(report: SalesReport) -> RenderedWorkbook:
+    """The report as an .xlsx workbook, with its sheet count."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    sheets = {name: workbook.create_sheet(name) for name in SHEETS}
+    money = money_format(report)
+    daily_rows = write_table(sheets["Daily"], report.daily, DAILY_COLUMNS, money, "No KPI data for this period.")
+    product_rows = write_table(
+        sheets["Products"], report.products, PRODUCT_COLUMNS, money, "No product sales in this period."
+    )
+    region_rows = write_table(sheets["Regions"], report.regions, REGION_COLUMNS, money, "No sales in this period.")
+    category_rows = write_table(
+        sheets["Categories"], report.categories, CATEGORY_COLUMNS, money, "No sales in this period."
+    )
+    forecast = report.forecast.days if report.forecast is not None else None
+    write_table(sheets["Forecast"], forecast, FORECAST_COLUMNS, money, "No forecast available.")
+    write_table(
+        sheets["Anomalies"],
+        report.anomalies,
+        ANOMALY_COLUMNS,
+        money,
+        "No anomaly data available." if report.anomalies is None else "No anomalies in this period.",
+    )
+    write_table(
+        sheets["Stock"],
+        report.stock_alerts,
+        stock_columns(report.stock_alerts),
+        money,
+        "No stock alert data available." if report.stock_alerts is None else "No stock alerts in this period.",
+    )
+    write_table(sheets["Rejects"], report.rejects, REJECT_COLUMNS, money, "No rejected sale lines in this period.")
+    write_summary(sheets["Summary"], report, money)
+    if report.has_sales:
+        add_summary_charts(sheets, daily_rows, product_rows, region_rows, category_rows)
+    workbook.properties.title = f"Sales report {report.period.label}"
+    workbook.properties.creator = "SalesFlow Pipelines"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return RenderedWorkbook(buffer.getvalue(), len(workbook.sheetnames))
+
+
+def write_table(
+    sheet: Worksheet, frame: pd.DataFrame | None, columns: Sequence[Column], money: str, empty_message: str
+) -> int:
+    """Header row (bold, frozen, filtered) and one typed row per frame row; returns the row count."""
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.header)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(vertical="center")
+    sheet.freeze_panes = "A2"
+    rows = 0 if frame is None else len(frame)
+    if rows:
+        for row_index, row in enumerate(frame.itertuples(index=False), start=2):
+            for column_index, column in enumerate(columns, start=1):
+                cell = sheet.cell(row=row_index, column=column_index, value=_cell_value(column.value(row), column.kind))
+                cell.number_format = _number_format(column.kind, money)
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{rows + 1}"
+    else:
+        sheet.cell(row=2, column=1, value=empty_message).font = Font(italic=True)
+    fit_columns(sheet, columns, frame, skip_rows=() if rows else (2,))
+    return rows
+
+
+def write_summary(sheet: Worksheet, report: SalesReport, money: str) -> None:
+    period = report.period
+    sheet["A1"] = f"Sales report · {period.title}"
+    sheet["A1"].font = Font(bold=True, size=16)
+    sheet["A2"] = period.span
+    sheet["A2"].font = Font(italic=True, color="616E7C")
+    sheet["A3"] = "No sales in this period." if not report.has_sales else None
+    if not report.has_sales:
+        sheet["A3"].font = Font(bold=True, color="B91C1C", size=12)
+    header = ["Metric", "This period", "Previous period", "Change"]
+    for index, text in enumerate(header, start=1):
+        cell = sheet.cell(row=5, column=index, value=text)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+    for row_index, kpi in enumerate(report.kpis, start=6):
+        kind = {"money": "money", "count": "integer"}.get(kpi.unit, "number")
+        sheet.cell(row=row_index, column=1, value=kpi.name)
+        for column, value in ((2, kpi.value), (3, kpi.previous)):
+            cell = sheet.cell(row=row_index, column=column, value=value)
+            cell.number_format = _number_format(kind, money)
+        change = sheet.cell(row=row_index, column=4, value=None if kpi.change_pct is None else kpi.change_pct / 100)
+        change.number_format = "+0.0%;-0.0%;0.0%"
+    sheet.freeze_panes = "A6"
+    line = 6 + len(report.kpis) + 1
+    facts = [
+        ("Days with KPI data", report.days_with_data, INTEGER_FORMAT),
+        ("Days in period", period.day_count, INTEGER_FORMAT),
+        ("Rejected sale lines", len(report.rejects), INTEGER_FORMAT),
+        *((f"  rejected: {reason}", int(count), INTEGER_FORMAT) for reason, count in report.rejects_by_reason.items()),
+        ("Generated at", report.generated_at.replace(tzinfo=None), DATETIME_FORMAT),
+    ]
+    for offset, (label, value, number_format) in enumerate(facts):
+        sheet.cell(row=line + offset, column=1, value=label)
+        sheet.cell(row=line + offset, column=2, value=value).number_format = number_format
+    for note_offset, note in enumerate([kpi.note and f"{kpi.name}: {kpi.note}" for kpi in report.kpis] + report.notes):
+        if note:
+            sheet.cell(row=line + len(facts) + 1 + note_offset, column=1, value=note).font = Font(italic=True)
+    sheet.column_dimensions["A"].width = 26
+    for letter in "BCD":
+        sheet.column_dimensions[letter].width = 18
+
+
+def add_summary_charts(sheets: dict[str, Worksheet], days: int, products: int, regions: int, categories: int) -> None:
+    """Native Excel charts on Summary, drawing from the data sheets."""
+    summary = sheets["Summary"]
+    daily = sheets["Daily"]
+    revenue = LineChart()
+    revenue.title, revenue.y_axis.title, revenue.height, revenue.width = "Daily revenue", "Revenue", 7.5, 16
+    revenue.add_data(Reference(daily, min_col=2, min_row=1, max_row=days + 1), titles_from_data=True)
+    revenue.set_categories(Reference(daily, min_col=1, min_row=2, max_row=days + 1))
+    revenue.x_axis.number_format = "d mmm"
+    revenue.legend = None
+    summary.add_chart(revenue, "F2")
+
+    top = min(products, TOP_PRODUCTS)
+    product_chart = _bar_chart(f"Top {top} products by revenue", sheets["Products"], 3, 5, top)
+    summary.add_chart(product_chart, "F18")
+
+    summary.add_chart(_bar_chart("Revenue by region", sheets["Regions"], 1, 2, regions), "F36")
+    category_chart = PieChart()
+    category_chart.title, category_chart.height, category_chart.width = "Revenue by category", 7.5, 16
+    categories_sheet = sheets["Categories"]
+    category_chart.add_data(
+        Reference(categories_sheet, min_col=2, min_row=1, max_row=categories + 1), titles_from_data=True
+    )
+    category_chart.set_categories(Reference(categories_sheet, min_col=1, min_row=2, max_row=categories + 1))
+    summary.add_chart(category_chart, "F52")
+
+
+def _bar_chart(title: str, sheet: Worksheet, label_column: int, value_column: int, rows: int) -> BarChart:
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title, chart.height, chart.width = title, max(6.0, 1.0 + 0.65 * rows), 16
+    chart.add_data(Reference(sheet, min_col=value_column, min_row=1, max_row=rows + 1), titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=label_column, min_row=2, max_row=rows + 1))
+    chart.x_axis.scaling.orientation = "maxMin"  # largest on top, as listed
+    chart.legend = None
+    return chart
+
+
+def fit_columns(sheet: Worksheet, columns: Sequence[Column], frame: pd.DataFrame | None, skip_rows=()) -> None:
+    """Widths from the longest displayed value of each column (header included)."""
+    for index, column in enumerate(columns, start=1):
+        widest = len(column.header) + 3  # room for the filter button
+        for row in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+            cell = row[0]
+            if cell.row in skip_rows or cell.value is None:
+                continue
+            widest = max(widest, _display_width(cell.value, column.kind))
+        sheet.column_dimensions[get_column_letter(index)].width = min(widest + 2, MAX_WIDTH)
+
+
+def _display_width(value, kind: str) -> int:
+    if kind in ("date",):
+        return 10
+    if kind == "datetime":
+        return 16
+    if kind == "money":
+        return len(f"{value:,.2f}") + 2
+    if kind == "percent":
+        return 7
+    if kind in ("integer", "number") and isinstance(value, int | float):
+        return len(f"{value:,.2f}")
+    return len(str(value))
+
+
+def _cell_value(value, kind: str):
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if kind == "date":
+        return pd.Timestamp(value).date()
+    if kind == "datetime":
+        stamp = pd.Timestamp(value)
+        return (stamp.tz_localize(None) if stamp.tzinfo else stamp).to_pydatetime()
+    if kind == "integer":
+        return int(value)
+    if kind in ("money", "number", "percent"):
+        return float(value)
+    return str(value)
+
+
+def _number_format(kind: str, money: str) -> str:
+    return {
+        "money": money,
+        "integer": INTEGER_FORMAT,
+        "number": NUMBER_FORMAT,
+        "percent": PERCENT_FORMAT,
+        "date": DATE_FORMAT,
+        "datetime": DATETIME_FORMAT,
+    }.get(kind, "General")
+
+
+def _field(name: str) -> Callable[[object], object]:
+    return lambda row: getattr(row, name, None)
+
+
+def _columns(*specs: tuple[str, str, str]) -> tuple[Column, ...]:
+    return tuple(Column(header, kind, _field(name)) for header, kind, name in specs)
+
+
+DAILY_COLUMNS = _columns(
+    ("Date", "date", "sale_date"),
+    ("Revenue", "money", "revenue"),
+    ("Orders", "integer", "orders"),
+    ("Units", "number", "units"),
+    ("Avg order value", "money", "avg_order_value"),
+    ("Customers", "integer", "unique_customers"),
+    ("Refunded", "money", "refunded_amount"),
+) + (
+    Column(
+        "Growth vs week before",
+        "percent",
+        lambda row: None if pd.isna(row.revenue_growth_pct) else row.revenue_growth_pct / 100,
+    ),
+)
+PRODUCT_COLUMNS = _columns(
+    ("Product ID", "integer", "product_id"),
+    ("SKU", "text", "sku"),
+    ("Product", "text", "product_name"),
+    ("Category", "text", "category"),
+    ("Revenue", "money", "revenue"),
+    ("Units", "number", "units"),
+    ("Orders", "integer", "orders"),
+    ("Share of revenue", "percent", "share"),
+)
+REGION_COLUMNS = _columns(
+    ("Region", "text", "region"),
+    ("Revenue", "money", "revenue"),
+    ("Orders", "integer", "orders"),
+    ("Units", "number", "units"),
+    ("Customers", "integer", "unique_customers"),
+    ("Share of revenue", "percent", "share"),
+)
+CATEGORY_COLUMNS = _columns(
+    ("Category", "text", "category"),
+    ("Revenue", "money", "revenue"),
+    ("Units", "number", "units"),
+    ("Discount rate", "percent", "discount_rate"),
+    ("Share of revenue", "percent", "share"),
+)
+FORECAST_COLUMNS = _columns(
+    ("Date", "date", "forecast_date"),
+    ("Predicted revenue", "money", "predicted_revenue"),
+    ("Lower", "money", "lower"),
+    ("Upper", "money", "upper"),
+)
+ANOMALY_COLUMNS = _columns(
+    ("Date", "date", "sale_date"),
+    ("Severity", "text", "severity"),
+    ("Scope", "text", "scope"),
+    ("Scope key", "text", "scope_key"),
+    ("Metric", "text", "metric"),
+    ("Value", "number", "value"),
+    ("Expected", "number", "expected"),
+    ("z-score", "number", "z_score"),
+    ("Label", "text", "label"),
+    ("Explanation", "text", "explanation"),
+)
+REJECT_COLUMNS = _columns(
+    ("Date", "date", "sale_date"),
+    ("Sale ID", "integer", "sale_id"),
+    ("Line", "integer", "line_no"),
+    ("Reason", "text", "reason"),
+    ("Detail", "text", "detail"),
+)
+STOCK_COLUMN_SPECS = (
+    ("Last alert", "date", "alert_date"),
+    ("Status", "text", "status"),
+    ("Product ID", "integer", "product_id"),
+    ("SKU", "text", "sku"),
+    ("Product", "text", "name"),
+    ("Category", "text", "category"),
+    ("In stock", "integer", "stock_quantity"),
+    ("Threshold", "integer", "low_stock_threshold"),
+    ("Days of cover", "number", "days_of_cover"),
+    ("Stock value", "money", "stock_value"),
+)
+
+
+def stock_columns(alerts: pd.DataFrame | None) -> tuple[Column, ...]:
+    """The stock alert columns the table has (issue-3 tables may carry a subset)."""
+    present = set(alerts.columns) if alerts is not None else {name for _, _, name in STOCK_COLUMN_SPECS}
+    return _columns(*(spec for spec in STOCK_COLUMN_SPECS if spec[2] in present))

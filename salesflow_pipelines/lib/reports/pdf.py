@@ -1,0 +1,504 @@
+"""The printable PDF report (ReportLab platypus): A4 portrait, page numbers, wrapped tables."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+import pandas as pd
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    CondPageBreak,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from salesflow_pipelines.lib.reports import charts
+from salesflow_pipelines.lib.reports.model import TOP_PRODUCTS, Kpi, SalesReport, day_label
+
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 18 * mm
+CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+GOOD = colors.HexColor("#15803D")
+BAD = colors.HexColor("#B91C1C")
+HEADER_FILL = colors.HexColor("#1E3A5F")
+ZEBRA = colors.HexColor("#F3F6F9")
+RULE = colors.HexColor("#CBD2D9")
+ALARMS = ("HIGH", "OUT")
+SHORT_TABLE_ROWS = 12
+
+STYLES = {
+    "title": ParagraphStyle("title", fontName="Helvetica-Bold", fontSize=20, leading=24, textColor=charts.INK),
+    "subtitle": ParagraphStyle("subtitle", fontName="Helvetica", fontSize=10.5, leading=14, textColor=charts.MUTED),
+    "h2": ParagraphStyle(
+        "h2", fontName="Helvetica-Bold", fontSize=13, leading=16, textColor=charts.INK, spaceBefore=10, spaceAfter=5
+    ),
+    "body": ParagraphStyle("body", fontName="Helvetica", fontSize=9.5, leading=13, textColor=charts.INK),
+    "note": ParagraphStyle("note", fontName="Helvetica-Oblique", fontSize=8.5, leading=11, textColor=charts.MUTED),
+    "empty": ParagraphStyle(
+        "empty",
+        fontName="Helvetica-Bold",
+        fontSize=12,
+        leading=16,
+        textColor=charts.INK,
+        backColor=colors.HexColor("#FEF3C7"),
+        borderPadding=8,
+        spaceBefore=6,
+        spaceAfter=12,
+    ),
+    "cell": ParagraphStyle("cell", fontName="Helvetica", fontSize=8, leading=10, textColor=charts.INK),
+    "cell_right": ParagraphStyle(
+        "cell_right", fontName="Helvetica", fontSize=8, leading=10, textColor=charts.INK, alignment=TA_RIGHT
+    ),
+    "bold": ParagraphStyle("bold", fontName="Helvetica-Bold", fontSize=8, leading=10, textColor=charts.INK),
+    "bold_right": ParagraphStyle(
+        "bold_right", fontName="Helvetica-Bold", fontSize=8, leading=10, textColor=charts.INK, alignment=TA_RIGHT
+    ),
+    "alarm": ParagraphStyle("alarm", fontName="Helvetica-Bold", fontSize=8, leading=10, textColor=BAD),
+    "head": ParagraphStyle("head", fontName="Helvetica-Bold", fontSize=8, leading=10, textColor=colors.white),
+    "head_right": ParagraphStyle(
+        "head_right", fontName="Helvetica-Bold", fontSize=8, leading=10, textColor=colors.white, alignment=TA_RIGHT
+    ),
+    "kpi_label": ParagraphStyle("kpi_label", fontName="Helvetica", fontSize=8.5, leading=10, textColor=charts.MUTED),
+    "kpi_value": ParagraphStyle("kpi_value", fontName="Helvetica-Bold", fontSize=15, leading=19, textColor=charts.INK),
+    "kpi_change": ParagraphStyle("kpi_change", fontName="Helvetica", fontSize=8, leading=10, textColor=charts.MUTED),
+}
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    content: bytes
+    pages: int
+
+
+def render_pdf(report: SalesReport) -> RenderedPdf:
+    """The report as PDF bytes, with its page count."""
+    buffer = io.BytesIO()
+    pages: list[int] = []
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN + 4 * mm,
+        bottomMargin=MARGIN + 2 * mm,
+        title=f"Sales report {report.period.label}",
+        subject=f"SalesFlow sales report, {report.period.title}",
+        author="SalesFlow Pipelines",
+        creator="SalesFlow Pipelines",
+    )
+    footer = f"SalesFlow sales report {report.period.label}  ·  generated {report.generated_at:%Y-%m-%d %H:%M}"
+    document.build(story(report), canvasmaker=_numbered_canvas(footer, pages))
+    return RenderedPdf(buffer.getvalue(), pages[0])
+
+
+def story(report: SalesReport) -> list:
+    """Every flowable of the report, top to bottom."""
+    period = report.period
+    parts: list = [
+        Paragraph(f"Sales report · {escape(period.title)}", STYLES["title"]),
+        Paragraph(escape(period.span), STYLES["subtitle"]),
+        Spacer(0, 8),
+    ]
+    if not report.has_sales:
+        parts.append(
+            Paragraph(
+                f"No sales in this period. The {period.noun} from {period.start:%d %b %Y} to "
+                f"{period.last_day:%d %b %Y} has no completed sales in the warehouse.",
+                STYLES["empty"],
+            )
+        )
+    parts += [Paragraph("Summary", STYLES["h2"]), kpi_cards(report), Spacer(0, 4), data_quality_line(report)]
+    parts += [Paragraph(escape(note), STYLES["note"]) for note in report.notes]
+    parts += revenue_section(report)
+    if report.has_sales:
+        parts += breakdown_sections(report)
+    parts += anomaly_section(report)
+    parts += stock_section(report)
+    return parts
+
+
+def kpi_cards(report: SalesReport) -> Table:
+    """Six cards, three per row: the value, then the change against the previous period."""
+    cards = [_kpi_card(report, kpi) for kpi in report.kpis]
+    rows = [cards[index : index + 3] for index in range(0, len(cards), 3)]
+    table = Table(rows, colWidths=[CONTENT_WIDTH / 3] * 3)
+    table.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.6, RULE),
+                ("INNERGRID", (0, 0), (-1, -1), 0.6, RULE),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+            ]
+        )
+    )
+    return table
+
+
+def _kpi_card(report: SalesReport, kpi: Kpi) -> list:
+    value = _format_kpi(report, kpi, kpi.value)
+    change = kpi.change_pct
+    noun = report.period.noun
+    previous = f"previous {noun}: {_format_kpi(report, kpi, kpi.previous)}"
+    if kpi.previous is None:
+        change_text = f"no data for the previous {noun}"
+    elif change is None:
+        change_text = previous
+    else:
+        good = (change >= 0) == kpi.higher_is_better or abs(change) < 0.05
+        color = GOOD if good else BAD
+        change_text = f'<font color="{color.hexval()}"><b>{change:+.1f}%</b></font> vs {previous}'
+    card = [
+        Paragraph(escape(kpi.name), STYLES["kpi_label"]),
+        Paragraph(escape(value), STYLES["kpi_value"]),
+        Paragraph(change_text, STYLES["kpi_change"]),
+    ]
+    if kpi.note:
+        card.append(Paragraph(escape(kpi.note), STYLES["kpi_change"]))
+    return card
+
+
+def revenue_section(report: SalesReport) -> list:
+    parts = [CondPageBreak(260), Paragraph("Daily revenue", STYLES["h2"])]
+    if report.has_sales or report.forecast is not None:
+        parts.append(charts.revenue_chart(report.daily, report.period.days, report.forecast, CONTENT_WIDTH))
+    parts.append(Paragraph(escape(_forecast_note(report)), STYLES["note"]))
+    if report.has_sales:
+        parts += [Spacer(0, 6), daily_table(report)]
+    return parts
+
+
+def _forecast_note(report: SalesReport) -> str:
+    forecast = report.forecast
+    if forecast is None:
+        return "No forecast available for the days after this period."
+    words = [f"Forecast of {len(forecast.days)} days"]
+    if forecast.model:
+        words.append(f"by the {forecast.model} model")
+    if forecast.generated_at is not None:
+        words.append(f"generated {forecast.generated_at:%Y-%m-%d %H:%M}")
+    text = " ".join(words)
+    extras = []
+    if forecast.trend:
+        extras.append(f"trend {forecast.trend.lower()}")
+    if forecast.total is not None:
+        extras.append(f"forecast total {report.money(forecast.total)}")
+    if forecast.backtest_mape is not None:
+        extras.append(f"backtest error (MAPE) {forecast.backtest_mape:.1f}%")
+    return f"{text}{': ' + ', '.join(extras) if extras else ''}. The shaded band is the forecast interval."
+
+
+def daily_table(report: SalesReport) -> Table:
+    rows = [
+        [
+            day_label(row.sale_date),
+            report.money(row.revenue),
+            f"{int(row.orders):,}",
+            _number(row.units),
+            report.money(row.avg_order_value),
+            f"{int(row.unique_customers):,}",
+            report.money(row.refunded_amount),
+            "n/a" if pd.isna(row.revenue_growth_pct) else f"{row.revenue_growth_pct:+.1f}%",
+        ]
+        for row in report.daily.itertuples()
+    ]
+    rows.append(
+        [
+            "Total",
+            report.money(report.revenue),
+            f"{report.orders:,}",
+            _number(report.daily["units"].sum()),
+            _format_kpi(report, report.kpis[3], report.kpis[3].value),
+            f"{int(report.daily['unique_customers'].sum()):,}",
+            report.money(report.daily["refunded_amount"].sum()),
+            "",
+        ]
+    )
+    header = ["Day", "Revenue", "Orders", "Units", "Avg order", "Customers", "Refunds", "vs week before"]
+    widths = [0.13, 0.16, 0.09, 0.1, 0.13, 0.11, 0.13, 0.15]
+    table = data_table(header, rows, widths, numeric_from=1, total_row=True)
+    return table
+
+
+def breakdown_sections(report: SalesReport) -> list:
+    top = report.products.head(TOP_PRODUCTS)
+    parts = [
+        CondPageBreak(300),
+        Paragraph(f"Top {len(top)} products by revenue", STYLES["h2"]),
+        charts.bar_chart(
+            top["product_name"].astype(str).tolist(),
+            top["revenue"].astype(float).tolist(),
+            CONTENT_WIDTH,
+            report.money,
+            max_label_chars=40,
+        ),
+        Spacer(0, 4),
+        data_table(
+            ["#", "Product", "SKU", "Category", "Revenue", "Units", "Orders", "Share"],
+            [
+                [
+                    str(rank),
+                    row.product_name,
+                    row.sku,
+                    row.category,
+                    report.money(row.revenue),
+                    _number(row.units),
+                    f"{int(row.orders):,}",
+                    _percent(row.share),
+                ]
+                for rank, row in enumerate(top.itertuples(), start=1)
+            ],
+            [0.05, 0.31, 0.13, 0.14, 0.13, 0.08, 0.08, 0.08],
+            numeric_from=4,
+        ),
+    ]
+    half = CONTENT_WIDTH / 2 - 6
+    side_by_side = Table(
+        [
+            [
+                charts.bar_chart(
+                    report.regions["region"].astype(str).tolist(),
+                    report.regions["revenue"].astype(float).tolist(),
+                    half,
+                    report.money,
+                    title="Revenue by region",
+                    max_label_chars=18,
+                ),
+                charts.bar_chart(
+                    report.categories["category"].astype(str).tolist(),
+                    report.categories["revenue"].astype(float).tolist(),
+                    half,
+                    report.money,
+                    title="Revenue by category",
+                    max_label_chars=18,
+                ),
+            ]
+        ],
+        colWidths=[half + 6, half + 6],
+    )
+    side_by_side.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    parts += [CondPageBreak(220), Paragraph("Regions and categories", STYLES["h2"]), side_by_side]
+    return parts
+
+
+def anomaly_section(report: SalesReport) -> list:
+    heading = Paragraph("Anomalies (MEDIUM and HIGH)", STYLES["h2"])
+    anomalies = report.anomalies
+    if anomalies is None or anomalies.empty:
+        return _without_rows(heading, anomalies, "anomaly data", "anomalies")
+    rows = [
+        [
+            day_label(row.sale_date),
+            row.severity,
+            _scope(row.scope, row.scope_key),
+            str(row.metric),
+            _value(report, row.metric, row.value),
+            _value(report, row.metric, row.expected),
+            "" if pd.isna(row.z_score) else f"{row.z_score:+.1f}",
+            _explanation(row.label, row.explanation),
+        ]
+        for row in anomalies.itertuples()
+    ]
+    table = data_table(
+        ["Day", "Severity", "Scope", "Metric", "Value", "Expected", "z", "What happened"],
+        rows,
+        [0.115, 0.09, 0.14, 0.09, 0.11, 0.11, 0.06, 0.285],
+        numeric_columns=(4, 5, 6),
+        severity_column=1,
+    )
+    return _section(heading, table, len(rows))
+
+
+def stock_section(report: SalesReport) -> list:
+    heading = Paragraph("Stock alerts (LOW and OUT)", STYLES["h2"])
+    alerts = report.stock_alerts
+    if alerts is None or alerts.empty:
+        return _without_rows(heading, alerts, "stock alert data", "stock alerts")
+    rows = [
+        [
+            day_label(row.alert_date),
+            str(_get(row, "status", "")),
+            str(_get(row, "sku", "")),
+            str(_get(row, "name", _get(row, "product_name", ""))),
+            _integer(_get(row, "stock_quantity")),
+            _integer(_get(row, "low_stock_threshold")),
+            _days(_get(row, "days_of_cover")),
+        ]
+        for row in alerts.itertuples()
+    ]
+    table = data_table(
+        ["Last alert", "Status", "SKU", "Product", "In stock", "Threshold", "Days of cover"],
+        rows,
+        [0.12, 0.08, 0.15, 0.32, 0.1, 0.1, 0.13],
+        numeric_columns=(4, 5, 6),
+        severity_column=1,
+    )
+    return _section(heading, table, len(rows))
+
+
+def _section(heading: Paragraph, table: Table, rows: int) -> list:
+    """A short table stays on one page with its heading; a long one may split (its header repeats)."""
+    if rows <= SHORT_TABLE_ROWS:
+        return [KeepTogether([heading, table])]
+    return [CondPageBreak(150), heading, table]
+
+
+def _without_rows(heading: Paragraph, table: pd.DataFrame | None, source: str, rows: str) -> list:
+    """A section whose table is not available (None) or has no rows for the period."""
+    text = f"No {source} available for this period." if table is None else f"No {rows} in this period."
+    return [KeepTogether([heading, Paragraph(text, STYLES["body"])])]
+
+
+def data_quality_line(report: SalesReport) -> Paragraph:
+    """Rejected sale lines by reason, in one line under the summary (missing days get their own note)."""
+    by_reason = report.rejects_by_reason
+    if by_reason.empty:
+        rejected = "no sale lines were rejected in this period"
+    else:
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in by_reason.items())
+        rejected = f"{int(by_reason.sum()):,} sale lines rejected in this period ({reasons})"
+    return Paragraph(f"<b>Data quality:</b> {escape(rejected)}.", STYLES["body"])
+
+
+def data_table(
+    header: list[str],
+    rows: list[list[str]],
+    fractions: list[float],
+    numeric_from: int | None = None,
+    numeric_columns: tuple[int, ...] = (),
+    total_row: bool = False,
+    severity_column: int | None = None,
+) -> Table:
+    """A table that fits the page width: wrapped cells, a repeated header, zebra rows."""
+    numeric = set(numeric_columns) | (set(range(numeric_from, len(header))) if numeric_from is not None else set())
+    widths = [CONTENT_WIDTH * fraction / sum(fractions) for fraction in fractions]
+
+    def cell(text, row: int, column: int) -> Paragraph:
+        if row == 0:
+            style = "head"
+        elif row == len(rows) and total_row:
+            style = "bold"
+        elif column == severity_column and str(text).upper() in ALARMS:
+            style = "alarm"
+        else:
+            style = "cell"
+        return Paragraph(
+            escape("" if text is None else str(text)), STYLES[style + ("_right" if column in numeric else "")]
+        )
+
+    body = [[cell(text, row, column) for column, text in enumerate(line)] for row, line in enumerate([header, *rows])]
+    table = Table(body, colWidths=widths, repeatRows=1)
+    style = [
+        ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+    ]
+    style += [("BACKGROUND", (0, index), (-1, index), ZEBRA) for index in range(2, len(body), 2)]
+    if total_row:
+        style += [("LINEABOVE", (0, -1), (-1, -1), 1, charts.INK), ("BACKGROUND", (0, -1), (-1, -1), colors.white)]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _numbered_canvas(footer: str, pages: list[int]) -> type[Canvas]:
+    """A canvas that knows the page count when it saves, for `page N of M` footers."""
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._page_states: list[dict] = []
+
+        def showPage(self):  # noqa: N802 (ReportLab's name)
+            self._page_states.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._page_states)
+            for state in self._page_states:
+                self.__dict__.update(state)
+                self._decorate(total)
+                super().showPage()
+            pages.append(total)
+            super().save()
+
+        def _decorate(self, total: int) -> None:
+            self.saveState()
+            self.setStrokeColor(RULE)
+            self.setLineWidth(0.5)
+            self.line(MARGIN, MARGIN, PAGE_WIDTH - MARGIN, MARGIN)
+            self.setFont("Helvetica", 8)
+            self.setFillColor(charts.MUTED)
+            self.drawString(MARGIN, MARGIN - 11, footer)
+            self.drawRightString(PAGE_WIDTH - MARGIN, MARGIN - 11, f"Page {self._pageNumber} of {total}")
+            self.restoreState()
+
+    return NumberedCanvas
+
+
+def _format_kpi(report: SalesReport, kpi: Kpi, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if kpi.unit == "money":
+        return report.money(value)
+    if kpi.unit == "units":
+        return _number(value)
+    return f"{int(round(value)):,}"
+
+
+def _number(value) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _integer(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def _days(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:,.1f}"
+
+
+def _percent(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{value * 100:.1f}%"
+
+
+def _value(report: SalesReport, metric, value) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return (
+        report.money(value)
+        if str(metric).lower() in ("revenue", "avg_order_value", "refunded_amount")
+        else _number(value)
+    )
+
+
+def _scope(scope, key) -> str:
+    scope, key = ("" if pd.isna(value) else str(value) for value in (scope, key))
+    return f"{scope}: {key}" if key and key.lower() not in ("all", scope.lower()) else scope
+
+
+def _explanation(label, explanation) -> str:
+    parts = [str(value) for value in (label, explanation) if value is not None and not pd.isna(value) and str(value)]
+    return " — ".join(parts)
+
+
+def _get(row, name: str, default=None):
+    return getattr(row, name, default)

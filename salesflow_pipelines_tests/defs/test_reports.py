@@ -1,0 +1,348 @@
+"""Report assets and schedules over the real PostgreSQL warehouse: the files read back hold the
+warehouse's numbers, re-runs replace files atomically, and the schedules ask for the right period."""
+
+import email
+import email.policy
+import io
+import os
+import socket
+from datetime import date, datetime
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import psycopg
+import pytest
+import yagmail
+from aiosmtpd.controller import Controller
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from salesflow_pipelines import cli
+from salesflow_pipelines.defs.cleaning import assets as cleaning_assets
+from salesflow_pipelines.defs.ingestion import assets as ingestion_assets
+from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
+from salesflow_pipelines.defs.jobs import daily_sales_schedule
+from salesflow_pipelines.defs.kpis import assets as kpi_assets
+from salesflow_pipelines.defs.reports.assets import monthly_sales_report, weekly_sales_report
+from salesflow_pipelines.defs.reports.automation import monthly_report_schedule, report_runs, weekly_report_schedule
+from salesflow_pipelines.defs.reports.email import report_email_sensor, send_report_email
+from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, ReportStore, SalesSource
+from salesflow_pipelines.lib.reports import files
+from salesflow_pipelines.lib.reports.periods import ReportPeriod
+
+DAILY_ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets])
+FIRST_DAY, LAST_DAY = date(2026, 9, 21), date(2026, 10, 4)  # weeks 39 and 40 of 2026
+WEEK_40 = "2026-09-28"
+
+
+def warehouse_rows(url: str, sql: str) -> pd.DataFrame:
+    with psycopg.connect(url) as connection:
+        cursor = connection.execute(sql)
+        return pd.DataFrame(cursor.fetchall(), columns=[column.name for column in cursor.description])
+
+
+@pytest.fixture(scope="module")
+def warehouse(postgres_url, tmp_path_factory) -> dict:
+    """Two weeks of demo sales through the daily graph into a clean `analytics` schema."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP SCHEMA IF EXISTS analytics CASCADE")
+    frames = tmp_path_factory.mktemp("frames")
+    resources = {
+        "sales_source": SalesSource(kind="demo", demo=DemoSource(orders_per_day=40), java=JavaApi()),
+        "data_quality": DataQuality(),
+        "parquet_io_manager": ParquetIOManager(base_path=str(frames)),
+        "warehouse_io_manager": WarehouseIOManager(url=postgres_url),
+    }
+    result = dg.materialize(
+        DAILY_ASSETS,
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": FIRST_DAY.isoformat(),
+            "dagster/asset_partition_range_end": LAST_DAY.isoformat(),
+        },
+    )
+    assert result.success
+    return {"url": postgres_url, "resources": resources}
+
+
+def materialize_reports(warehouse: dict, reports_dir: Path, assets, partition_key=None, tags=None, instance=None):
+    return dg.materialize(
+        [assets, *DAILY_ASSETS],
+        selection=[assets],
+        partition_key=partition_key,
+        tags=tags,
+        resources={**warehouse["resources"], "report_store": ReportStore(base_dir=str(reports_dir), currency="USD")},
+        instance=instance or dg.DagsterInstance.ephemeral(),
+    )
+
+
+def report_metadata(result, key: list[str]) -> dict:
+    [event] = [event for event in result.get_asset_materialization_events() if event.asset_key == dg.AssetKey(key)]
+    return event.materialization.metadata
+
+
+def test_weekly_report_files_hold_the_warehouse_numbers(warehouse, tmp_path):
+    result = materialize_reports(warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40)
+    assert result.success
+
+    pdf_path = tmp_path / "weekly" / "sales-report_2026-W40.pdf"
+    xlsx_path = tmp_path / "weekly" / "sales-report_2026-W40.xlsx"
+    pdf_meta = report_metadata(result, ["weekly", "sales_report_pdf"])
+    xlsx_meta = report_metadata(result, ["weekly", "sales_report_xlsx"])
+    assert pdf_meta["path"].value == str(pdf_path) and xlsx_meta["path"].value == str(xlsx_path)
+    assert pdf_meta["size_bytes"].value == pdf_path.stat().st_size
+    assert xlsx_meta["size_bytes"].value == xlsx_path.stat().st_size
+    assert (tmp_path / "latest" / "sales-report_weekly.pdf").read_bytes() == pdf_path.read_bytes()
+
+    totals = warehouse_rows(
+        warehouse["url"],
+        "SELECT SUM(revenue) AS revenue, SUM(orders) AS orders FROM analytics.daily_sales_kpis "
+        "WHERE sale_date BETWEEN '2026-09-28' AND '2026-10-04'",
+    ).iloc[0]
+    reader = PdfReader(pdf_path)
+    assert pdf_meta["pages"].value == len(reader.pages) >= 2
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert f"${float(totals['revenue']):,.2f}" in text
+    assert f"{int(totals['orders']):,}" in text
+    assert "Week 40, 2026" in text and f"Page 1 of {len(reader.pages)}" in text
+    assert "No sales in this period" not in text
+
+    workbook = load_workbook(xlsx_path)
+    assert xlsx_meta["sheets"].value == len(workbook.sheetnames) == 9
+    daily = warehouse_rows(
+        warehouse["url"],
+        "SELECT * FROM analytics.daily_sales_kpis WHERE sale_date BETWEEN '2026-09-28' AND '2026-10-04' "
+        "ORDER BY sale_date",
+    )
+    sheet_rows = list(workbook["Daily"].iter_rows(min_row=2, values_only=True))
+    assert len(sheet_rows) == len(daily) == 7
+    for cells, row in zip(sheet_rows, daily.itertuples(), strict=True):
+        day, revenue, orders, units, aov, customers, refunded, growth = cells
+        assert day.date() == row.sale_date
+        assert (revenue, orders, units, customers, refunded) == (
+            row.revenue,
+            row.orders,
+            row.units,
+            row.unique_customers,
+            row.refunded_amount,
+        )
+        assert aov == row.avg_order_value
+        assert growth == pytest.approx(row.revenue_growth_pct / 100)
+
+    products = warehouse_rows(
+        warehouse["url"],
+        "SELECT product_id, SUM(revenue) AS revenue, SUM(units) AS units, SUM(orders) AS orders "
+        "FROM analytics.product_daily_sales WHERE sale_date BETWEEN '2026-09-28' AND '2026-10-04' "
+        "GROUP BY product_id",
+    ).set_index("product_id")
+    product_rows = list(workbook["Products"].iter_rows(min_row=2, values_only=True))
+    assert len(product_rows) == len(products)
+    for product_id, _sku, _name, _category, revenue, units, orders, _share in product_rows:
+        assert revenue == pytest.approx(products.loc[product_id, "revenue"], abs=0.005)
+        assert (units, orders) == (products.loc[product_id, "units"], products.loc[product_id, "orders"])
+
+    rejects = warehouse_rows(
+        warehouse["url"],
+        "SELECT COUNT(*) AS lines FROM analytics.sales_rejects WHERE sale_date BETWEEN '2026-09-28' AND '2026-10-04'",
+    ).iloc[0]
+    assert workbook["Rejects"].max_row - 1 == rejects["lines"]
+
+
+def test_a_week_without_sales_renders_a_clear_report(warehouse, tmp_path):
+    result = materialize_reports(warehouse, tmp_path, weekly_sales_report, partition_key="2026-08-31")
+    assert result.success
+    text = "\n".join(page.extract_text() for page in PdfReader(tmp_path / "weekly" / "sales-report_2026-W36.pdf").pages)
+    assert "No sales in this period" in text
+    summary = load_workbook(tmp_path / "weekly" / "sales-report_2026-W36.xlsx")["Summary"]
+    assert summary["A3"].value == "No sales in this period."
+    assert report_metadata(result, ["weekly", "sales_report_pdf"])["has_sales"].value is False
+
+
+def test_a_range_run_writes_one_file_per_period_and_latest_follows_the_newest(warehouse, tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize_reports(
+        warehouse,
+        tmp_path,
+        weekly_sales_report,
+        tags={"dagster/asset_partition_range_start": "2026-09-21", "dagster/asset_partition_range_end": WEEK_40},
+        instance=instance,
+    )
+    assert result.success
+    assert sorted(path.name for path in (tmp_path / "weekly").iterdir()) == [
+        "sales-report_2026-W39.pdf",
+        "sales-report_2026-W39.xlsx",
+        "sales-report_2026-W40.pdf",
+        "sales-report_2026-W40.xlsx",
+    ]
+    by_partition = {
+        event.partition: event.materialization.metadata["path"].value
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(["weekly", "sales_report_pdf"])
+    }
+    assert by_partition == {
+        "2026-09-21": str(tmp_path / "weekly" / "sales-report_2026-W39.pdf"),
+        WEEK_40: str(tmp_path / "weekly" / "sales-report_2026-W40.pdf"),
+    }
+
+    # Re-running the older week replaces its file in place and leaves latest/ on week 40.
+    week_39 = tmp_path / "weekly" / "sales-report_2026-W39.pdf"
+    inode_before = week_39.stat().st_ino
+    assert materialize_reports(warehouse, tmp_path, weekly_sales_report, partition_key="2026-09-21").success
+    assert week_39.stat().st_ino != inode_before  # a new file renamed over the old one
+    latest = tmp_path / "latest" / "sales-report_weekly.pdf"
+    assert latest.read_bytes() == (tmp_path / "weekly" / "sales-report_2026-W40.pdf").read_bytes()
+    assert not [path for path in tmp_path.rglob("*") if path.name.startswith(".")]
+
+
+def test_monthly_report_of_a_partly_loaded_month_says_so(warehouse, tmp_path):
+    result = materialize_reports(warehouse, tmp_path, monthly_sales_report, partition_key="2026-09-01")
+    assert result.success
+    text = "\n".join(page.extract_text() for page in PdfReader(tmp_path / "monthly" / "sales-report_2026-09.pdf").pages)
+    assert "September 2026" in text
+    assert "10 of the 30 days" in text
+    totals = warehouse_rows(
+        warehouse["url"],
+        "SELECT SUM(revenue) AS revenue FROM analytics.daily_sales_kpis WHERE sale_date < '2026-10-01'",
+    ).iloc[0]
+    assert f"${float(totals['revenue']):,.2f}" in text
+
+
+@pytest.mark.parametrize(
+    ("schedule", "tick", "partition_key"),
+    [
+        (weekly_report_schedule, datetime(2026, 11, 23, 7, 0), "2026-11-16"),
+        (monthly_report_schedule, datetime(2026, 12, 1, 7, 0), "2026-11-01"),
+        (daily_sales_schedule, datetime(2026, 11, 23, 1, 0), "2026-11-22"),
+    ],
+    ids=["weekly-monday-0700", "monthly-first-0700", "daily-0100"],
+)
+def test_schedules_ask_for_the_period_that_just_ended(schedule, tick, partition_key):
+    from salesflow_pipelines.definitions import defs
+
+    repository = defs.get_repository_def()
+    schedule_def = repository.get_schedule_def(schedule.name)
+    assert schedule_def.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule_def.execution_timezone == os.environ.get("SALESFLOW_TZ", "UTC")
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick, repository_def=repository)
+        [request] = schedule_def.evaluate_tick(context).run_requests
+    assert request.partition_key == partition_key
+
+
+def test_report_metadata_links_the_files(warehouse, tmp_path):
+    result = materialize_reports(warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40)
+    pdf = report_metadata(result, ["weekly", "sales_report_pdf"])
+    assert pdf["link"].value == (tmp_path / "weekly" / "sales-report_2026-W40.pdf").as_uri()
+    assert pdf["latest_copy"].value == str(tmp_path / "latest" / "sales-report_weekly.pdf")
+    assert PdfReader(io.BytesIO((tmp_path / "latest" / "sales-report_weekly.pdf").read_bytes())).pages
+
+
+class LoopbackMailer(dg.ConfigurableResource):
+    """yagmail over plain SMTP to a loopback server; stands where the `mailer` resource goes."""
+
+    host: str
+    port: int
+
+    def send(self, to, subject, contents, attachments):
+        with yagmail.SMTP(
+            user="reports@salesflow.test",
+            host=self.host,
+            port=self.port,
+            smtp_starttls=False,
+            smtp_ssl=False,
+            smtp_skip_login=True,
+        ) as smtp:
+            smtp.send(to=to, subject=subject, contents=contents, attachments=attachments)
+
+
+class Inbox:
+    def __init__(self):
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_inbox():
+    inbox = Inbox()
+    with socket.socket() as probe:  # a free port (the controller's readiness check cannot use port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def test_a_report_is_emailed_with_its_files_once_per_period(warehouse, tmp_path, smtp_inbox):
+    inbox, port = smtp_inbox
+    store = ReportStore(base_dir=str(tmp_path), recipients="owner@shop.test, manager@shop.test")
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_reports(
+        warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40, instance=instance
+    ).success
+
+    context = dg.build_sensor_context(instance=instance, resources={"report_store": store})
+    [request] = report_email_sensor(context)
+    assert request.run_key == "report-email:weekly:2026-09-28"
+    result = send_report_email.execute_in_process(
+        run_config=request.run_config,
+        resources={"report_store": store, "mailer": LoopbackMailer(host="127.0.0.1", port=port)},
+        instance=instance,
+    )
+    assert result.success
+    [message] = inbox.messages
+    assert message["Subject"] == "SalesFlow sales report · Week 40, 2026"
+    assert {address.strip() for address in message["To"].split(",")} == {"owner@shop.test", "manager@shop.test"}
+    attached = {part.get_filename(): part.get_payload(decode=True) for part in message.walk() if part.get_filename()}
+    assert attached == {
+        "sales-report_2026-W40.pdf": (tmp_path / "weekly" / "sales-report_2026-W40.pdf").read_bytes(),
+        "sales-report_2026-W40.xlsx": (tmp_path / "weekly" / "sales-report_2026-W40.xlsx").read_bytes(),
+    }
+
+    # Nothing new: the cursor moved past the event. A re-run of the week asks again with the same
+    # run key, which Dagster never launches twice from one sensor.
+    assert isinstance(report_email_sensor(context), dg.SkipReason)
+    assert materialize_reports(
+        warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40, instance=instance
+    ).success
+    [again] = report_email_sensor(context)
+    assert again.run_key == request.run_key
+
+
+def test_reports_are_not_emailed_without_recipients(warehouse, tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_reports(
+        warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40, instance=instance
+    ).success
+    context = dg.build_sensor_context(
+        instance=instance, resources={"report_store": ReportStore(base_dir=str(tmp_path))}
+    )
+    skipped = report_email_sensor(context)
+    assert isinstance(skipped, dg.SkipReason) and "SALESFLOW_REPORT_RECIPIENTS" in skipped.skip_message
+    assert context.cursor is not None  # those reports are never emailed later either
+
+
+def test_demo_renders_every_ended_week_and_month_of_its_days():
+    assert report_runs(date(2026, 10, 31), date(2026, 11, 2)) == [
+        ("weekly_report_job", "2026-10-26", "2026-10-26"),
+        ("monthly_report_job", "2026-10-01", "2026-10-01"),
+    ]
+    assert report_runs(date(2026, 11, 3), date(2026, 11, 7)) == []  # no week or month ended yet
+
+
+def test_cli_prints_the_newest_report_of_each_kind(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SALESFLOW_REPORTS_DIR", str(tmp_path))
+    assert cli.main(["reports", "latest"]) == 1
+    assert "No reports in" in capsys.readouterr().out
+    for key in ("2026-11-09", "2026-11-16"):
+        files.publish(tmp_path, ReportPeriod.from_partition_key("weekly", key), "pdf", b"%PDF")
+    assert cli.main(["reports", "latest"]) == 0
+    printed = capsys.readouterr().out
+    assert str(tmp_path / "weekly" / "sales-report_2026-W47.pdf") in printed and "W46" not in printed

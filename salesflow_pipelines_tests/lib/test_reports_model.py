@@ -1,0 +1,187 @@
+"""Report periods, names and the report model, on small hand-built tables."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from salesflow_pipelines.lib.reports.model import build_report, category_totals, summary_kpis
+from salesflow_pipelines.lib.reports.periods import ReportPeriod, ended_periods_overlapping
+
+WEEK = ReportPeriod.from_partition_key("weekly", "2026-11-16")
+
+
+def daily_rows(*rows: tuple[str, float, int, float, int, float]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["sale_date", "revenue", "orders", "units", "unique_customers", "refunded_amount"]
+    )
+    frame = frame.astype({"revenue": float, "orders": int, "units": float, "unique_customers": int})
+    frame = frame.astype({"refunded_amount": float})
+    frame["sale_date"] = pd.to_datetime(frame["sale_date"])
+    frame["avg_order_value"] = (frame["revenue"] / frame["orders"]).round(2)
+    frame["revenue_growth_pct"] = float("nan")
+    return frame
+
+
+def empty(columns: list[str], date_column: str = "sale_date") -> pd.DataFrame:
+    frame = pd.DataFrame({column: pd.Series(dtype="float64") for column in columns})
+    frame[date_column] = pd.to_datetime(frame[date_column])
+    return frame
+
+
+TABLES = {
+    "product_daily_sales": empty(
+        ["sale_date", "product_id", "sku", "product_name", "category", "revenue", "units", "orders"]
+    ),
+    "region_daily_sales": empty(["sale_date", "region", "revenue", "orders", "units", "unique_customers"]),
+    "category_daily_sales": empty(["sale_date", "category", "revenue", "units", "discount_rate"]),
+    "sales_rejects": empty(["sale_date", "sale_id", "line_no", "reason", "detail"]),
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "label", "title", "days"),
+    [
+        ("weekly", "2026-11-16", "2026-W47", "Week 47, 2026", 7),
+        ("weekly", "2026-12-28", "2026-W53", "Week 53, 2026", 7),
+        ("weekly", "2024-12-30", "2025-W01", "Week 1, 2025", 7),
+        ("monthly", "2026-11-01", "2026-11", "November 2026", 30),
+        ("monthly", "2028-02-01", "2028-02", "February 2028", 29),
+    ],
+)
+def test_periods_from_partition_keys(kind, key, label, title, days):
+    period = ReportPeriod.from_partition_key(kind, key)
+    assert (period.label, period.title, period.day_count) == (label, title, days)
+    assert period.file_name("pdf") == f"sales-report_{label}.pdf"
+    assert period.previous().next() == period
+
+
+def test_file_names_sort_in_time_order_across_years():
+    weeks = [ReportPeriod.containing("weekly", date(2024, 12, 23)), ReportPeriod.containing("weekly", date(2025, 1, 1))]
+    weeks.append(weeks[-1].next())
+    names = [week.file_name("pdf") for week in weeks]
+    assert (
+        names
+        == sorted(names)
+        == ["sales-report_2024-W52.pdf", "sales-report_2025-W01.pdf", "sales-report_2025-W02.pdf"]
+    )
+
+
+def test_a_partition_key_must_start_its_period():
+    with pytest.raises(ValueError, match="does not start a weekly period"):
+        ReportPeriod.from_partition_key("weekly", "2026-11-17")
+
+
+def test_ended_periods_overlapping_a_range():
+    weeks = ended_periods_overlapping("weekly", date(2026, 10, 31), date(2026, 11, 17))
+    assert [week.label for week in weeks] == ["2026-W44", "2026-W45", "2026-W46"]
+    months = ended_periods_overlapping("monthly", date(2026, 10, 31), date(2026, 11, 17))
+    assert [month.label for month in months] == ["2026-10"]
+
+
+def test_summary_compares_with_the_previous_period_and_weighs_order_value_by_orders():
+    current = daily_rows(("2026-11-16", 300.0, 3, 6.0, 2, 10.0), ("2026-11-17", 100.0, 1, 1.0, 1, 0.0))
+    previous = daily_rows(("2026-11-09", 200.0, 2, 4.0, 2, 20.0))
+    kpis = {kpi.name: kpi for kpi in summary_kpis(current, previous)}
+    assert kpis["Revenue"].value == 400.0 and kpis["Revenue"].change_pct == pytest.approx(100.0)
+    assert kpis["Orders"].value == 4 and kpis["Orders"].change_pct == pytest.approx(100.0)
+    assert kpis["Average order value"].value == 100.0  # 400 / 4, not the mean of 100 and 100.0
+    assert kpis["Refunds"].change_pct == pytest.approx(-50.0) and not kpis["Refunds"].higher_is_better
+    no_history = {kpi.name: kpi for kpi in summary_kpis(current, previous.iloc[0:0])}
+    assert no_history["Revenue"].previous is None and no_history["Revenue"].change_pct is None
+
+
+def test_category_discount_rate_over_the_period_weighs_days_by_list_value():
+    days = pd.DataFrame(
+        {
+            "sale_date": pd.to_datetime(["2026-11-16", "2026-11-17"]),
+            "category": ["Snacks", "Snacks"],
+            "revenue": [90.0, 100.0],  # list values 100 and 100
+            "units": [10.0, 10.0],
+            "discount_rate": [0.1, 0.0],
+        }
+    )
+    [row] = category_totals(days).itertuples()
+    assert row.revenue == 190.0 and row.discount_rate == pytest.approx(0.05)
+
+
+def test_report_keeps_only_its_period_and_reports_medium_and_high_anomalies_high_first():
+    daily = daily_rows(
+        ("2026-11-09", 50.0, 1, 1.0, 1, 0.0),
+        ("2026-11-16", 100.0, 2, 2.0, 1, 0.0),
+        ("2026-11-23", 70.0, 1, 1.0, 1, 0.0),
+    )
+    anomalies = pd.DataFrame(
+        {
+            "anomaly_id": ["a", "b", "c", "d"],
+            "sale_date": pd.to_datetime(["2026-11-16", "2026-11-18", "2026-11-19", "2026-11-24"]),
+            "scope": "total",
+            "scope_key": "all",
+            "metric": "revenue",
+            "value": 1.0,
+            "expected": 2.0,
+            "z_score": 3.0,
+            "severity": ["MEDIUM", "HIGH", "LOW", "HIGH"],
+            "label": "x",
+            "explanation": "y",
+            "detected_at": pd.Timestamp("2026-11-25"),
+        }
+    )
+    report = build_report(WEEK, daily_sales_kpis=daily, sales_anomalies=anomalies, **TABLES)
+    assert report.revenue == 100.0 and report.orders == 2 and report.has_sales
+    assert report.kpis[0].previous == 50.0
+    assert report.anomalies["anomaly_id"].tolist() == ["b", "a"]
+    assert report.notes == [
+        "KPI data covers 1 of the 7 days of this week; materialize the missing days for complete totals."
+    ]
+    assert report.forecast is None and report.stock_alerts is None
+
+
+def test_forecast_shows_the_all_products_rows_of_the_period_and_the_next():
+    days = pd.date_range("2026-11-20", periods=20)
+    forecast = pd.concat(
+        [
+            pd.DataFrame({"forecast_date": days, "product_id": pd.array([None] * 20, dtype="Int64")}),
+            pd.DataFrame({"forecast_date": days, "product_id": pd.array([7] * 20, dtype="Int64")}),
+        ]
+    ).assign(predicted_revenue=100.0, lower=80.0, upper=120.0, model="ets", generated_at=pd.Timestamp("2026-11-20"))
+    summary = pd.DataFrame(
+        {
+            "generated_at": [pd.Timestamp("2026-11-20")],
+            "horizon_days": [20],
+            "trend": ["UP"],
+            "total": [2000.0],
+            "daily_average": [100.0],
+            "peak_value": [120.0],
+            "peak_day": [pd.Timestamp("2026-11-28")],
+            "model": ["ets"],
+            "backtest_mape": [12.5],
+        }
+    )
+    daily = daily_rows(("2026-11-16", 100.0, 2, 2.0, 1, 0.0))
+    report = build_report(
+        WEEK, daily_sales_kpis=daily, sales_forecast=forecast, sales_forecast_summary=summary, **TABLES
+    )
+    assert report.forecast.days["forecast_date"].dt.date.tolist() == [
+        date(2026, 11, 20) + pd.Timedelta(days=offset) for offset in range(10)
+    ]  # 20 Nov to 29 Nov: this week and the next
+    assert (report.forecast.model, report.forecast.trend, report.forecast.backtest_mape) == ("ets", "UP", 12.5)
+    old_week = ReportPeriod.from_partition_key("weekly", "2026-10-05")
+    assert build_report(old_week, daily_sales_kpis=daily, sales_forecast=forecast, **TABLES).forecast is None
+
+
+def test_stock_alerts_keep_each_products_latest_alert_out_first():
+    alerts = pd.DataFrame(
+        {
+            "alert_date": pd.to_datetime(["2026-11-16", "2026-11-18", "2026-11-17", "2026-11-25"]),
+            "product_id": [1, 1, 2, 3],
+            "sku": ["A", "A", "B", "C"],
+            "name": ["a", "a", "b", "c"],
+            "stock_quantity": [3, 0, 2, 0],
+            "days_of_cover": [1.0, 0.0, 0.5, 0.0],
+            "status": ["LOW", "OUT", "LOW", "OUT"],
+        }
+    )
+    report = build_report(WEEK, daily_sales_kpis=daily_rows(), stock_alerts=alerts, **TABLES)
+    assert report.stock_alerts[["product_id", "status"]].values.tolist() == [[1, "OUT"], [2, "LOW"]]
+    assert not report.has_sales
