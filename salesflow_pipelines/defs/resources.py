@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -119,6 +120,22 @@ class DataQuality(dg.ConfigurableResource):
     )
 
 
+class ReportStore(dg.ConfigurableResource):
+    """Where report files go: a local folder (with a stable `latest/` copy per kind), and who gets them."""
+
+    base_dir: str = Field(description="SALESFLOW_REPORTS_DIR (default <SALESFLOW_DATA_DIR>/reports), a local folder")
+    currency: str = Field(default="USD", description="SALESFLOW_CURRENCY: ISO code shown on money in the reports")
+    recipients: str = Field(default="", description="SALESFLOW_REPORT_RECIPIENTS: comma-separated email addresses")
+
+    def directory(self) -> Path:
+        if "://" in self.base_dir:
+            raise ValueError(f"SALESFLOW_REPORTS_DIR must be a local folder (reports are emailed), got {self.base_dir}")
+        return Path(self.base_dir).resolve()
+
+    def recipient_list(self) -> list[str]:
+        return [address.strip() for address in self.recipients.split(",") if address.strip()]
+
+
 def sales_source_from_env() -> SalesSource:
     return SalesSource(
         kind=env_or("SALESFLOW_SOURCE", "demo"),
@@ -134,3 +151,110 @@ def sales_source_from_env() -> SalesSource:
 
 def data_quality_from_env() -> DataQuality:
     return DataQuality(max_reject_rate=float(os.environ.get("SALESFLOW_MAX_REJECT_RATE", 0.05)))
+
+
+def default_reports_dir() -> str:
+    """<SALESFLOW_DATA_DIR>/reports, or ./.salesflow/reports when the data dir is an object store."""
+    local_data_dir = data_dir() if "://" not in data_dir() else os.path.abspath(DEFAULT_DATA_DIR)
+    return os.path.join(local_data_dir, "reports")
+
+
+def report_store_from_env() -> ReportStore:
+    return ReportStore(
+        base_dir=env_or("SALESFLOW_REPORTS_DIR", default_reports_dir()),
+        currency=env_or("SALESFLOW_CURRENCY", "USD"),
+        recipients=env_or("SALESFLOW_REPORT_RECIPIENTS", ""),
+    )
+
+
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+class MailerError(RuntimeError):
+    """The SMTP server could not take the message; the send step retries."""
+
+
+class Mailer(dg.ConfigurableResource):
+    """Email through yagmail over any SMTP server (STARTTLS, SSL or plain).
+
+    With no SMTP host configured, a message is written to the run log instead of sent, and
+    `send` returns False so the caller can say so in the UI: alerts are never silently lost.
+    """
+
+    host: str = Field(default="", description="SALESFLOW_SMTP_HOST; empty: log emails instead of sending them")
+    port: int = Field(default=587, description="SALESFLOW_SMTP_PORT (587 STARTTLS, 465 SSL, 25 plain)")
+    user: str | None = Field(default=None, description="SALESFLOW_SMTP_USER; none: send without logging in")
+    password: str | None = Field(default=None, description="SALESFLOW_SMTP_PASSWORD")
+    security: str = Field(default="starttls", description="SALESFLOW_SMTP_SECURITY: starttls, ssl or none")
+    sender: str = Field(
+        default="salesflow@localhost",
+        description="SALESFLOW_SMTP_SENDER: the From address without a login (with one, yagmail sends as the user)",
+    )
+    recipients: str = Field(default="", description="SALESFLOW_ALERT_RECIPIENTS: comma-separated, anomaly and stock")
+    ops_recipients: str = Field(default="", description="SALESFLOW_OPS_RECIPIENTS: comma-separated, failed runs")
+    ui_url: str = Field(default="http://localhost:3000", description="SALESFLOW_UI_URL: the Dagster UI, for links")
+    timeout_seconds: float = 30.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host.strip())
+
+    def alert_recipient_list(self) -> list[str]:
+        return _addresses(self.recipients)
+
+    def ops_recipient_list(self) -> list[str]:
+        return _addresses(self.ops_recipients)
+
+    def send(self, to: list[str] | str, subject: str, contents: str, attachments: list[str] | None = None) -> bool:
+        """Send one message; False (the message logged instead) without a host or recipients.
+
+        Raises `MailerError` (or the socket error) when the server cannot be reached or drops the
+        message, so that the calling step's retry policy sends it later.
+        """
+        import yagmail
+
+        recipients = _addresses(to) if isinstance(to, str) else [address for address in to if address]
+        log = dg.get_dagster_logger()
+        if not self.configured or not recipients:
+            why = "no SMTP host configured (SALESFLOW_SMTP_HOST)" if not self.configured else "no recipients"
+            log.warning(
+                f"email not sent, {why}; logged instead.\nTo: {', '.join(recipients)}\nSubject: {subject}\n\n{contents}"
+            )
+            return False
+        if self.security not in SMTP_SECURITY:
+            raise MailerError(f"SALESFLOW_SMTP_SECURITY must be one of {SMTP_SECURITY}, got {self.security!r}")
+        client = yagmail.SMTP(
+            user=self.user or self.sender,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            smtp_ssl=self.security == "ssl",
+            smtp_starttls=self.security == "starttls",
+            smtp_skip_login=not self.user,
+            soft_email_validation=False,
+            timeout=self.timeout_seconds,
+        )
+        with client:
+            delivered = client.send(to=recipients, subject=subject, contents=contents, attachments=attachments)
+        if delivered is False:
+            raise MailerError(f"the SMTP server at {self.host}:{self.port} dropped the connection; not sent")
+        log.info(f"email sent to {', '.join(recipients)}: {subject}")
+        return True
+
+
+def _addresses(text: str) -> list[str]:
+    return [address.strip() for address in text.split(",") if address.strip()]
+
+
+def mailer_from_env() -> Mailer:
+    return Mailer(
+        host=env_or("SALESFLOW_SMTP_HOST", ""),
+        port=int(os.environ.get("SALESFLOW_SMTP_PORT", 587)),
+        user=env_or("SALESFLOW_SMTP_USER", None),
+        password=env_or("SALESFLOW_SMTP_PASSWORD", None),
+        security=env_or("SALESFLOW_SMTP_SECURITY", "starttls"),
+        sender=env_or("SALESFLOW_SMTP_SENDER", "salesflow@localhost"),
+        recipients=env_or("SALESFLOW_ALERT_RECIPIENTS", ""),
+        ops_recipients=env_or("SALESFLOW_OPS_RECIPIENTS", ""),
+        ui_url=env_or("SALESFLOW_UI_URL", "http://localhost:3000"),
+    )

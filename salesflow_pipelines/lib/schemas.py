@@ -240,3 +240,88 @@ class StockKpis(_Strict):
     dead_stock_products: Series[int] = pa.Field(ge=0)
     median_days_of_cover: Series[float] = pa.Field(ge=0, nullable=True)
     reorder_suggestions: Series[int] = pa.Field(ge=0)
+
+
+FORECAST_TRENDS = ("upward", "downward", "stable")
+ANOMALY_SCOPES = ("total", "product", "region")
+ANOMALY_LABELS = ("HIGH_SPIKE", "LOW_DIP", "ZERO_DROP", "VARIANCE_SHIFT")
+WRITTEN_SEVERITIES = ("MEDIUM", "HIGH")  # LOW anomalies are logged, not written
+ALERT_STATUSES = ("LOW", "OUT")
+
+
+class SalesForecast(_Strict):
+    """One row per forecast day, for all products together (product_id null) and per product."""
+
+    forecast_date: Series[pd.Timestamp]
+    product_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="null = all products")
+    predicted_revenue: Series[float] = pa.Field(ge=0)
+    lower: Series[float] = pa.Field(ge=0, description="10th percentile (80% interval)")
+    upper: Series[float] = pa.Field(ge=0, description="90th percentile (80% interval)")
+    model: Series[pd.StringDtype] = pa.Field(description="strategy, or the fallback used for this series")
+    generated_at: Series[pd.Timestamp]
+
+    class Config:
+        unique = ["forecast_date", "product_id"]
+
+
+class SalesForecastSummary(_Strict):
+    """One row: the latest all-products forecast in figures, and every strategy's backtest scores."""
+
+    generated_at: Series[pd.Timestamp]
+    horizon_days: Series[int] = pa.Field(ge=1)
+    trend: Series[pd.StringDtype] = pa.Field(isin=FORECAST_TRENDS)
+    total: Series[float] = pa.Field(ge=0)
+    daily_average: Series[float] = pa.Field(ge=0)
+    peak_value: Series[float] = pa.Field(ge=0, nullable=True)
+    peak_day: Series[pd.Timestamp] = pa.Field(nullable=True)
+    model: Series[pd.StringDtype]
+    backtest_mape: Series[float] = pa.Field(ge=0, nullable=True, description="% error of the chosen model")
+    backtest_mase: Series[float] = pa.Field(ge=0, nullable=True, description="< 1: beats seasonal naive")
+    strategy: Series[pd.StringDtype] = pa.Field(description="as configured: auto or one strategy")
+    mape_linear: Series[float] = pa.Field(ge=0, nullable=True)
+    mase_linear: Series[float] = pa.Field(ge=0, nullable=True)
+    mape_random_forest: Series[float] = pa.Field(ge=0, nullable=True)
+    mase_random_forest: Series[float] = pa.Field(ge=0, nullable=True)
+    mape_gradient_boosting: Series[float] = pa.Field(ge=0, nullable=True)
+    mase_gradient_boosting: Series[float] = pa.Field(ge=0, nullable=True)
+    mape_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True)
+    mase_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True)
+
+
+class SalesAnomaly(_Strict):
+    """One row per MEDIUM or HIGH revenue anomaly of a day."""
+
+    anomaly_id: Series[pd.StringDtype] = pa.Field(unique=True)
+    sale_date: Series[pd.Timestamp]
+    scope: Series[pd.StringDtype] = pa.Field(isin=ANOMALY_SCOPES)
+    scope_key: Series[pd.StringDtype] = pa.Field(description="'all', a product id or a region")
+    metric: Series[pd.StringDtype]
+    value: Series[float]
+    expected: Series[float] = pa.Field(nullable=True)
+    z_score: Series[float] = pa.Field(nullable=True)
+    severity: Series[pd.StringDtype] = pa.Field(isin=WRITTEN_SEVERITIES)
+    label: Series[pd.StringDtype] = pa.Field(isin=ANOMALY_LABELS)
+    explanation: Series[pd.StringDtype]
+    detected_at: Series[pd.Timestamp]
+
+
+class StockAlert(_Strict):
+    """One row per product per day that is LOW or OUT of stock."""
+
+    snapshot_date: Series[pd.Timestamp]
+    product_id: Series[int]
+    sku: Series[pd.StringDtype]
+    name: Series[pd.StringDtype]
+    category: Series[pd.StringDtype]
+    status: Series[pd.StringDtype] = pa.Field(isin=ALERT_STATUSES)
+    stock_quantity: Series[int]
+    reorder_level: Series[int] = pa.Field(description="the backend's low_stock_threshold")
+    avg_daily_units: Series[float] = pa.Field(ge=0)
+    days_of_cover: Series[float] = pa.Field(ge=0, nullable=True, description="null: no recent sales")
+    suggested_reorder_qty: Series[int] = pa.Field(ge=0)
+    lead_time_days: Series[int] = pa.Field(ge=0)
+    safety_stock_days: Series[int] = pa.Field(ge=0)
+    stock_value: Series[float] = pa.Field(ge=0)
+
+    class Config:
+        unique = ["snapshot_date", "product_id"]
