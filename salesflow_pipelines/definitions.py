@@ -4,13 +4,17 @@ import os
 
 import dagster as dg
 
-from salesflow_pipelines.defs import cleaning, ingestion, kpis, reports
+from salesflow_pipelines.defs import alerts, cleaning, imports, ingestion, kpis, ml, reports
+from salesflow_pipelines.defs.alerts.sensors import alert_source_from_env
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
 from salesflow_pipelines.defs.jobs import daily_sales_job, daily_sales_schedule
 from salesflow_pipelines.defs.resources import (
     data_dir,
     data_quality_from_env,
     env_or,
+    import_settings_from_env,
+    java_api_from_env,
+    mailer_from_env,
     report_store_from_env,
     sales_source_from_env,
 )
@@ -22,12 +26,17 @@ def default_warehouse_url() -> str:
 
 def resources() -> dict:
     """Every resource, configured from the environment (defaults need nothing outside the machine)."""
+    warehouse_url = env_or("SALESFLOW_WAREHOUSE_URL", default_warehouse_url())
     return {
         "sales_source": sales_source_from_env(),
         "data_quality": data_quality_from_env(),
         "parquet_io_manager": ParquetIOManager(base_path=os.path.join(data_dir(), "frames")),
-        "warehouse_io_manager": WarehouseIOManager(url=env_or("SALESFLOW_WAREHOUSE_URL", default_warehouse_url())),
+        "warehouse_io_manager": WarehouseIOManager(url=warehouse_url),
         "report_store": report_store_from_env(),
+        "mailer": mailer_from_env(),
+        "alert_source": alert_source_from_env(warehouse_url),
+        "import_settings": import_settings_from_env(warehouse_url),
+        "java_api": java_api_from_env(),
     }
 
 
@@ -36,5 +45,9 @@ defs = dg.Definitions.merge(
     cleaning.defs,
     kpis.defs,
     reports.defs,
+    reports.email_defs,
+    ml.defs,
+    alerts.defs,
+    imports.defs,
     dg.Definitions(jobs=[daily_sales_job], schedules=[daily_sales_schedule], resources=resources()),
 )

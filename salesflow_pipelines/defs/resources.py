@@ -136,16 +136,62 @@ class ReportStore(dg.ConfigurableResource):
         return [address.strip() for address in self.recipients.split(",") if address.strip()]
 
 
+def java_api_from_env() -> JavaApi:
+    return JavaApi(
+        base_url=env_or("JAVA_API_URL", DEFAULT_BASE_URL),
+        token=env_or("SYSTEM_JWT_TOKEN", None),
+        phone=env_or("JAVA_API_PHONE", None),
+        password=env_or("JAVA_API_PASSWORD", None),
+    )
+
+
 def sales_source_from_env() -> SalesSource:
     return SalesSource(
         kind=env_or("SALESFLOW_SOURCE", "demo"),
         demo=DemoSource(orders_per_day=int(os.environ.get("SALESFLOW_DEMO_ORDERS_PER_DAY", 200))),
-        java=JavaApi(
-            base_url=env_or("JAVA_API_URL", DEFAULT_BASE_URL),
-            token=env_or("SYSTEM_JWT_TOKEN", None),
-            phone=env_or("JAVA_API_PHONE", None),
-            password=env_or("JAVA_API_PASSWORD", None),
-        ),
+        java=java_api_from_env(),
+    )
+
+
+class ImportSettings(dg.ConfigurableResource):
+    """The Excel/CSV import: where the inbox is, the ledger's warehouse, and the import's limits."""
+
+    inbox: str = Field(description="SALESFLOW_IMPORT_INBOX (default <SALESFLOW_DATA_DIR>/import-inbox), a local folder")
+    warehouse_url: str = Field(description="SALESFLOW_WAREHOUSE_URL: the import ledger lives there")
+    dry_run: bool = Field(default=False, description="SALESFLOW_IMPORT_DRY_RUN=1: validate and write rejects only")
+    settle_seconds: float = Field(
+        default=10.0, description="SALESFLOW_IMPORT_SETTLE_SECONDS: a file unchanged this long is complete"
+    )
+    batch_size: int = Field(default=500, description="Sales per POST /sales/bulk (at most 500).")
+    max_quantity: int = Field(default=10_000, description="SALESFLOW_IMPORT_MAX_QUANTITY: more on one line is a typo")
+    max_rows: int = Field(default=500_000, description="Data rows per file; a bigger file is refused.")
+    reconcile_wait_seconds: float = Field(
+        default=30.0, description="Wait before each look at GET /sales/today after a lost answer."
+    )
+    unavailable_retries: int = Field(
+        default=3, description="Retries of the import step while the backend is unreachable (nothing sent)."
+    )
+    retry_wait_seconds: float = Field(default=60.0, description="Seconds between those retries.")
+
+    def inbox_path(self) -> Path:
+        if "://" in self.inbox:
+            raise ValueError(f"SALESFLOW_IMPORT_INBOX must be a local folder, got {self.inbox}")
+        return Path(self.inbox).resolve()
+
+
+def default_import_inbox() -> str:
+    """<SALESFLOW_DATA_DIR>/import-inbox, or ./.salesflow/import-inbox when the data dir is an object store."""
+    local_data_dir = data_dir() if "://" not in data_dir() else os.path.abspath(DEFAULT_DATA_DIR)
+    return os.path.join(local_data_dir, "import-inbox")
+
+
+def import_settings_from_env(warehouse_url: Any) -> ImportSettings:
+    return ImportSettings(
+        inbox=env_or("SALESFLOW_IMPORT_INBOX", default_import_inbox()),
+        warehouse_url=warehouse_url,
+        dry_run=os.environ.get("SALESFLOW_IMPORT_DRY_RUN", "").strip().lower() in ("1", "true", "yes", "on"),
+        settle_seconds=float(os.environ.get("SALESFLOW_IMPORT_SETTLE_SECONDS", 10)),
+        max_quantity=int(os.environ.get("SALESFLOW_IMPORT_MAX_QUANTITY", 10_000)),
     )
 
 

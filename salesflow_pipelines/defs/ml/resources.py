@@ -1,0 +1,64 @@
+"""Settings of the forecast, the anomaly rules and the stock alerts, from the environment."""
+
+import os
+
+import dagster as dg
+from pydantic import Field
+
+from salesflow_pipelines.defs.resources import env_or
+from salesflow_pipelines.lib import alerts, forecast
+from salesflow_pipelines.lib.anomalies import AnomalyRules
+
+
+class ForecastSettings(dg.ConfigurableResource):
+    """How far ahead the revenue forecast looks and which strategy makes it."""
+
+    horizon_days: int = Field(default=forecast.DEFAULT_HORIZON, description="SALESFLOW_FORECAST_HORIZON")
+    strategy: str = Field(
+        default=forecast.AUTO,
+        description="SALESFLOW_FORECAST_STRATEGY: auto (best in backtest), linear, random_forest, "
+        "gradient_boosting or seasonal_naive",
+    )
+    history_days: int = Field(default=forecast.HISTORY_DAYS, description="Trailing days the models learn from.")
+
+
+class AnomalySettings(dg.ConfigurableResource):
+    """Thresholds of the anomaly rules (lib/anomalies.py says what each does)."""
+
+    window_days: int = Field(default=28, description="SALESFLOW_ANOMALY_WINDOW_DAYS: trailing days, at most 28")
+    z_medium: float = Field(default=2.0, description="|z| from which a day is a MEDIUM anomaly")
+    z_high: float = Field(default=3.0, description="|z| from which a day is a HIGH anomaly (emailed)")
+    variance_ratio: float = Field(default=2.0, description="7-day over 21-day standard deviation that is a shift")
+
+    def rules(self) -> AnomalyRules:
+        return AnomalyRules(
+            window_days=self.window_days,
+            z_medium=self.z_medium,
+            z_high=self.z_high,
+            variance_ratio=self.variance_ratio,
+        )
+
+
+class StockAlertSettings(dg.ConfigurableResource):
+    """Days of demand a suggested reorder covers: the supplier's lead time plus safety stock."""
+
+    lead_time_days: int = Field(default=alerts.DEFAULT_LEAD_DAYS, description="SALESFLOW_REORDER_LEAD_DAYS")
+    safety_stock_days: int = Field(default=alerts.DEFAULT_SAFETY_DAYS, description="SALESFLOW_SAFETY_STOCK_DAYS")
+
+
+def _int_env(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def ml_settings_from_env() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "forecast_settings": ForecastSettings(
+            horizon_days=_int_env("SALESFLOW_FORECAST_HORIZON", forecast.DEFAULT_HORIZON),
+            strategy=env_or("SALESFLOW_FORECAST_STRATEGY", forecast.AUTO),
+        ),
+        "anomaly_settings": AnomalySettings(window_days=_int_env("SALESFLOW_ANOMALY_WINDOW_DAYS", 28)),
+        "stock_alert_settings": StockAlertSettings(
+            lead_time_days=_int_env("SALESFLOW_REORDER_LEAD_DAYS", alerts.DEFAULT_LEAD_DAYS),
+            safety_stock_days=_int_env("SALESFLOW_SAFETY_STOCK_DAYS", alerts.DEFAULT_SAFETY_DAYS),
+        ),
+    }
