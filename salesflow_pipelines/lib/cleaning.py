@@ -1,8 +1,14 @@
 """The cleaning rules of DESIGN.md section 3: the source of truth for every KPI number.
 
-Vectorized throughout: text is normalized once per distinct value (factorize, fix the
-uniques, take back), rules are boolean masks, and a rejected line carries one reason code,
-the first rule it breaks in the order of `REJECT_REASONS`.
+Vectorized throughout and shaped for tens of millions of lines:
+
+- text columns travel as categoricals: a rule runs once per distinct spelling (a few hundred),
+  and the lines only carry small integer codes that are re-mapped with one gather;
+- a rejected line carries one reason code, the first rule it breaks in the order of `RULES`;
+  reasons and readable details are worked out for the rejected lines only;
+- duplicate deliveries are found by a stable sort of the sale ids, which costs a few tens of
+  milliseconds on ids that arrive nearly in order (they do: the backend numbers sales as it
+  records them), where a hash table over millions of ids costs a second.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.schemas import SALE_STATUSES
+from salesflow_pipelines.lib.schemas import SALE_STATUSES, text_categorical
 
 UNASSIGNED_REGION = "Unassigned"
 UNCATEGORIZED = "Uncategorized"
@@ -40,6 +46,18 @@ SALES_LINE_COLUMNS = [
 ]
 REJECT_COLUMNS = ["sale_date", "sale_id", "line_no", "reason", "detail"]
 
+# (reason code, detail, column whose value the detail quotes), in the order rules are applied:
+# a line breaking several carries the first.
+RULES: tuple[tuple[str, str, str | None], ...] = (
+    ("MISSING_SALE_ID", "sale has no id; it cannot be deduplicated", None),
+    ("DUPLICATE_SALE", "sale id delivered more than once; first delivery kept", None),
+    ("MISSING_PRODUCT", "line has no productId", None),
+    ("BAD_QUANTITY", "quantity must be > 0, got ", "quantity"),
+    ("BAD_PRICE", "unitPrice must be >= 0, got ", "unit_price"),
+    ("BAD_DISCOUNT", "discount must be in [0, 1], got ", "discount"),
+    ("BAD_STATUS", "unknown status ", "status"),
+)
+
 
 @dataclass(frozen=True)
 class CleanedSales:
@@ -47,45 +65,131 @@ class CleanedSales:
     rejects: pd.DataFrame
 
 
+def text_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 = missing) and the distinct values they point to.
+
+    Free for a categorical (its own codes); one hash pass for any other column.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, pd.Index(uniques, dtype=object)
+
+
 def normalize_text(
     values: pd.Series, case: Literal["title", "upper"] | None = None, default: str | None = None
 ) -> pd.Series:
     """Trim, collapse inner white space and optionally re-case; empty text counts as missing.
 
-    Works on the distinct values only, so a column of millions of rows with a few hundred
-    distinct spellings costs a few hundred string operations.
+    Answers a categorical with one category per distinct normalized value. Works on the
+    distinct values only, so a column of millions of rows with a few hundred distinct
+    spellings costs a few hundred string operations and one gather of integer codes.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    cleaned = pd.Index(uniques, dtype="object").str.replace(r"\s+", " ", regex=True).str.strip()
+    codes, labels = text_codes(values)
+    new_codes, new_labels = _recoded(codes, _normalized_labels(labels, case), default)
+    return pd.Series(text_categorical(new_codes, new_labels), index=values.index, name=values.name)
+
+
+def _normalized_labels(labels: pd.Index, case: Literal["title", "upper"] | None) -> np.ndarray:
+    """Each label trimmed, spaces collapsed and re-cased; None where nothing is left."""
+    cleaned = pd.Index(labels, dtype=object).str.replace(r"\s+", " ", regex=True).str.strip()
     if case == "title":
         cleaned = cleaned.str.title()
     elif case == "upper":
         cleaned = cleaned.str.upper()
-    lookup = np.append(np.asarray(cleaned, dtype=object), None)
-    normalized = pd.array(lookup[codes], dtype="string")
-    normalized[normalized == ""] = pd.NA
-    result = pd.Series(normalized, index=values.index, name=values.name)
-    return result.fillna(default) if default is not None else result
+    cleaned = np.asarray(cleaned, dtype=object)
+    cleaned[pd.isna(cleaned) | (cleaned == "")] = None
+    return cleaned
+
+
+def _recoded(codes: np.ndarray, targets: np.ndarray, default: str | None) -> tuple[np.ndarray, list[str]]:
+    """Codes into the distinct non-null `targets` (old code i becomes `targets[i]`).
+
+    Missing values (code -1 or a None target) become `default`, or stay missing without one.
+    """
+    target_codes, labels = pd.factorize(targets, use_na_sentinel=True)
+    labels = list(labels)
+    missing = -1
+    if default is not None:
+        missing = labels.index(default) if default in labels else len(labels)
+        if missing == len(labels):
+            labels.append(default)
+    code_type = np.int8 if len(labels) < 127 else np.int16 if len(labels) < 32_767 else np.int32
+    # The lookup's last slot answers code -1, so the gather needs no special case for missing.
+    lookup = np.append(np.where(target_codes < 0, missing, target_codes), missing).astype(code_type)
+    return lookup[codes], labels
 
 
 def duplicate_deliveries(raw: pd.DataFrame) -> np.ndarray:
     """Mask of lines that belong to a second or later delivery of an already seen sale id.
 
     The frame is in delivery order and every delivered sale starts at line 1, so a running
-    count of line-1 rows numbers the deliveries.
+    count of line-1 rows numbers the deliveries; a line is a duplicate when the first line
+    carrying its sale id belongs to an earlier delivery.
     """
-    delivery = (raw["line_no"].to_numpy() == 1).cumsum()
-    first_delivery = pd.Series(delivery).groupby(raw["sale_id"].to_numpy(), sort=False).transform("min")
-    return (delivery != first_delivery.to_numpy()) & raw["sale_id"].notna().to_numpy()
+    line_no = raw["line_no"].to_numpy()
+    known = raw["sale_id"].notna().to_numpy()
+    sale_ids = raw["sale_id"].to_numpy(dtype="int64", na_value=0)
+    if not len(line_no):
+        return np.zeros(0, dtype=bool)
+    starts = line_no == 1
+    # Usually each delivery's lines carry its first line's sale id: then deciding per
+    # delivery (half the lines) is enough. Otherwise decide line by line.
+    continues = (sale_ids[1:] == sale_ids[:-1]) & (known[1:] == known[:-1])
+    if starts[0] and bool((starts[1:] | continues).all()):
+        first_lines = np.flatnonzero(starts)
+        repeated = np.zeros(len(first_lines), dtype=bool)
+        identified = known[first_lines]
+        repeated[identified] = later_occurrence(sale_ids[first_lines[identified]])
+        return np.repeat(repeated, np.diff(first_lines, append=len(line_no)))
+    delivery = np.cumsum(starts)
+    duplicate = np.zeros(len(line_no), dtype=bool)
+    identified = np.flatnonzero(known)
+    own = delivery[identified]
+    duplicate[identified] = own != own[first_position(sale_ids[identified])]
+    return duplicate
+
+
+def later_occurrence(values: np.ndarray) -> np.ndarray:
+    """Mask of elements equal to an earlier element (`duplicated(keep="first")`), by a stable sort.
+
+    Nearly sorted input (sale ids) sorts in linear time, where hashing millions of ids would
+    not fit in cache; a stable sort keeps equal values in order of position.
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    repeated = np.empty(len(values), dtype=bool)
+    if len(values):
+        repeated[order[0]] = False
+        repeated[order[1:]] = ordered[1:] == ordered[:-1]
+    return repeated
+
+
+def first_position(values: np.ndarray) -> np.ndarray:
+    """For each element, the position of the first element equal to it (by a stable sort)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    run_start = np.empty(len(values), dtype=bool)
+    run_start[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=run_start[1:])
+    heads = order[run_start]
+    first = np.empty(len(values), dtype=np.int64)
+    first[order] = heads[np.cumsum(run_start) - 1]
+    return first
 
 
 def category_lookup(products: pd.DataFrame) -> pd.Series:
     """Inventory category by normalized SKU, from the latest snapshot that names one."""
     if products.empty:
         return pd.Series(dtype="string")
-    latest = products.sort_values("snapshot_date", kind="stable").assign(
-        sku=normalize_text(products["sku"], case="upper"),
-        category=normalize_text(products["category"], case="title"),
+    latest = products.sort_values("snapshot_date", kind="stable")
+    latest = pd.DataFrame(
+        {
+            "sku": normalize_text(latest["sku"], case="upper").astype("string"),
+            "category": normalize_text(latest["category"], case="title").astype("string"),
+        }
     )
     latest = latest.dropna(subset=["sku", "category"]).drop_duplicates("sku", keep="last")
     return latest.set_index("sku")["category"]
@@ -95,75 +199,162 @@ def clean_sales(raw: pd.DataFrame, categories: pd.Series) -> CleanedSales:
     """Split raw sale lines into valid, normalized lines with revenue and rejected lines.
 
     `categories` maps normalized SKU to category (see `category_lookup`); a line's own
-    `category` extension wins over it, and a SKU in neither is `Uncategorized`.
+    `category` extension wins over it, and a SKU in neither is `Uncategorized`. Text columns of
+    the valid lines are categoricals; both frames keep delivery order.
     """
-    raw = raw.sort_values("delivery_order", kind="stable").reset_index(drop=True)
-    lines = _normalized(raw, categories)
-    reason, detail = _reject_reasons(lines, duplicate_deliveries(raw))
-    rejected = reason.notna().to_numpy()
-    valid = lines.loc[~rejected].reset_index(drop=True)
-    valid["sale_id"] = valid["sale_id"].astype("int64")
-    valid["product_id"] = valid["product_id"].astype("int64")
-    valid["gross_amount"] = valid["quantity"] * valid["unit_price"]
-    valid["revenue"] = valid["gross_amount"] * (1.0 - valid["discount"])
-    rejects = pd.DataFrame(
-        {
-            "sale_date": lines.loc[rejected, "sale_date"].dt.normalize(),
-            "sale_id": lines.loc[rejected, "sale_id"],
-            "line_no": lines.loc[rejected, "line_no"],
-            "reason": reason[rejected].astype("string"),
-            "detail": detail[rejected].astype("string"),
-        }
-    ).reset_index(drop=True)
-    return CleanedSales(lines=valid[SALES_LINE_COLUMNS], rejects=rejects[REJECT_COLUMNS])
+    raw = _in_delivery_order(raw)
+    text = _normalized_text(raw, categories)
+    broken = _broken_rules(raw, text["status"])
+    rejected = np.flatnonzero(np.logical_or.reduce(broken)) if broken else np.zeros(0, dtype=np.int64)
+    keep = _complement(rejected, len(raw))
 
+    def kept(values: np.ndarray) -> np.ndarray:
+        return values.copy() if keep is None else values.take(keep)
 
-def _normalized(raw: pd.DataFrame, categories: pd.Series) -> pd.DataFrame:
-    sku = normalize_text(raw["sku"], case="upper")
-    own_category = normalize_text(raw["category"], case="title")
-    inventory_category = pd.Series(
-        pd.array(categories.reindex(sku.fillna("")).to_numpy(), dtype="string"), index=raw.index
-    )
-    return raw.assign(
-        region=normalize_text(raw["region"], case="title", default=UNASSIGNED_REGION),
-        status=normalize_text(raw["status"], case="upper", default=DEFAULT_STATUS),
-        product_name=normalize_text(raw["product_name"], default=UNNAMED_PRODUCT),
-        sku=sku.fillna(UNKNOWN_SKU),
-        category=own_category.fillna(inventory_category).fillna(UNCATEGORIZED),
-        discount=raw["discount"].fillna(0.0),
-    )
-
-
-def _reject_reasons(lines: pd.DataFrame, duplicate: np.ndarray) -> tuple[pd.Series, pd.Series]:
-    """The first broken rule of each line (NA when valid) and a detail a person can act on."""
-    quantity = lines["quantity"].to_numpy()
-    price = lines["unit_price"].to_numpy()
-    discount = lines["discount"].to_numpy()
-    rules = [
-        ("MISSING_SALE_ID", lines["sale_id"].isna().to_numpy(), "sale has no id; it cannot be deduplicated"),
-        ("DUPLICATE_SALE", duplicate, "sale id delivered more than once; first delivery kept"),
-        ("MISSING_PRODUCT", lines["product_id"].isna().to_numpy(), "line has no productId"),
-        ("BAD_QUANTITY", ~(np.isfinite(quantity) & (quantity > 0)), "quantity must be > 0, got "),
-        ("BAD_PRICE", ~(np.isfinite(price) & (price >= 0)), "unitPrice must be >= 0, got "),
-        ("BAD_DISCOUNT", ~((discount >= 0) & (discount <= 1)), "discount must be in [0, 1], got "),
-        ("BAD_STATUS", ~lines["status"].isin(SALE_STATUSES).to_numpy(), "unknown status "),
-    ]
-    value_of = {
-        "BAD_QUANTITY": lines["quantity"],
-        "BAD_PRICE": lines["unit_price"],
-        "BAD_DISCOUNT": lines["discount"],
-        "BAD_STATUS": lines["status"],
+    quantity = kept(raw["quantity"].to_numpy(dtype="float64", na_value=np.nan))
+    unit_price = kept(raw["unit_price"].to_numpy(dtype="float64", na_value=np.nan))
+    discount = kept(raw["discount"].to_numpy(dtype="float64", na_value=np.nan))
+    discount[np.isnan(discount)] = 0.0
+    gross_amount = quantity * unit_price
+    revenue = 1.0 - discount
+    revenue *= gross_amount
+    customer_id = raw["customer_id"].array
+    columns = {
+        "sale_id": kept(raw["sale_id"].to_numpy(dtype="int64", na_value=0)),
+        "sale_date": kept(raw["sale_date"].array),
+        "line_no": kept(raw["line_no"].to_numpy(dtype="int64")),
+        "customer_id": customer_id.take(keep) if keep is not None else customer_id.copy(),
+        "product_id": kept(raw["product_id"].to_numpy(dtype="int64", na_value=0)),
+        **{name: text_categorical(kept(codes), labels) for name, (codes, labels) in text.items()},
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "discount": discount,
+        "gross_amount": gross_amount,
+        "revenue": revenue,
     }
-    reason = pd.Series(pd.NA, index=lines.index, dtype="object")
-    detail = pd.Series(pd.NA, index=lines.index, dtype="object")
-    for code, broken, message in rules:
-        newly = broken & reason.isna().to_numpy()
-        if not newly.any():
+    if not isinstance(columns["customer_id"].dtype, pd.Int64Dtype):
+        columns["customer_id"] = pd.array(columns["customer_id"], dtype="Int64")
+    # copy=False: the arrays above are fresh, so the frame adopts them instead of copying
+    # them into consolidated blocks (a second copy of every column at 10 M lines).
+    lines = pd.DataFrame(columns, columns=SALES_LINE_COLUMNS, copy=False)
+    reason = _first_broken(broken, rejected)
+    return CleanedSales(lines=lines, rejects=_rejects(raw, text["status"], rejected, reason))
+
+
+def _complement(rejected: np.ndarray, size: int) -> np.ndarray | None:
+    """Positions not in `rejected` (sorted); None when nothing is rejected."""
+    if not len(rejected):
+        return None
+    kept = np.ones(size, dtype=bool)
+    kept[rejected] = False
+    return np.flatnonzero(kept)
+
+
+def _in_delivery_order(raw: pd.DataFrame) -> pd.DataFrame:
+    order = raw["delivery_order"].to_numpy()
+    if len(order) < 2 or bool((order[1:] >= order[:-1]).all()):
+        return raw  # the usual case: sources hand lines on in delivery order
+    return raw.take(np.argsort(order, kind="stable"))
+
+
+def _normalized_text(raw: pd.DataFrame, categories: pd.Series) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Codes and labels of each normalized text column, with the defaults of the contract."""
+    text = {}
+    for name, case, default in (
+        ("region", "title", UNASSIGNED_REGION),
+        ("status", "upper", DEFAULT_STATUS),
+        ("product_name", None, UNNAMED_PRODUCT),
+    ):
+        codes, labels = text_codes(raw[name])
+        text[name] = _recoded(codes, _normalized_labels(labels, case), default)
+    sku_codes, sku_labels = text_codes(raw["sku"])
+    sku_clean = _normalized_labels(sku_labels, "upper")
+    text["sku"] = _recoded(sku_codes, sku_clean, UNKNOWN_SKU)
+    text["category"] = _category_codes(raw["category"], sku_codes, sku_clean, categories)
+    return text
+
+
+def _category_codes(
+    own: pd.Series, sku_codes: np.ndarray, sku_clean: np.ndarray, categories: pd.Series
+) -> tuple[np.ndarray, list[str]]:
+    """A line's own category, else its SKU's inventory category, else `Uncategorized`.
+
+    Decided per distinct own category and per distinct SKU; the lines only gather codes.
+    """
+    own_codes, own_labels = text_codes(own)
+    own_clean = _normalized_labels(own_labels, "title")
+    # A missing SKU has no inventory category (it is not looked up as UNKNOWN).
+    known_skus = np.array([sku if sku is not None else "" for sku in sku_clean], dtype=object)
+    from_inventory = categories.reindex(pd.Index(known_skus, dtype=object)).to_numpy(dtype=object, na_value=None)
+    labels = list(pd.unique(np.concatenate([own_clean, from_inventory, [UNCATEGORIZED]]).astype(object)))
+    labels = [label for label in labels if label is not None and not pd.isna(label)]
+    position = {label: code for code, label in enumerate(labels)}
+    code_type = np.int8 if len(labels) < 127 else np.int16 if len(labels) < 32_767 else np.int32
+
+    def lookup(clean: np.ndarray, missing: int) -> np.ndarray:
+        return np.array([position.get(label, missing) if label is not None else missing for label in clean] + [missing])
+
+    fallback = lookup(from_inventory, position[UNCATEGORIZED]).astype(code_type)[sku_codes]
+    chosen = lookup(own_clean, -1).astype(code_type)[own_codes]
+    return np.where(chosen >= 0, chosen, fallback), labels
+
+
+def _broken_rules(raw: pd.DataFrame, status: tuple[np.ndarray, list[str]]) -> list[np.ndarray]:
+    """One mask per rule of `RULES`, in order: the lines breaking it."""
+    quantity = raw["quantity"].to_numpy(dtype="float64", na_value=np.nan)
+    price = raw["unit_price"].to_numpy(dtype="float64", na_value=np.nan)
+    discount = raw["discount"].to_numpy(dtype="float64", na_value=np.nan)
+    status_codes, status_labels = status
+    unknown_status = np.append(~np.isin(np.array(status_labels, dtype=object), SALE_STATUSES), True)
+    broken = {
+        "MISSING_SALE_ID": lambda: raw["sale_id"].isna().to_numpy(),
+        "DUPLICATE_SALE": lambda: duplicate_deliveries(raw),
+        "MISSING_PRODUCT": lambda: raw["product_id"].isna().to_numpy(),
+        "BAD_QUANTITY": lambda: ~(np.isfinite(quantity) & (quantity > 0)),
+        "BAD_PRICE": lambda: ~(np.isfinite(price) & (price >= 0)),
+        # A missing discount is 0: valid.
+        "BAD_DISCOUNT": lambda: ~(np.isnan(discount) | ((discount >= 0) & (discount <= 1))),
+        "BAD_STATUS": lambda: unknown_status[status_codes],
+    }
+    return [broken[code]() for code, _, _ in RULES]
+
+
+def _first_broken(broken: list[np.ndarray], rejected: np.ndarray) -> np.ndarray:
+    """For each rejected line, the index in `RULES` of the first rule it breaks."""
+    if not len(rejected):
+        return np.zeros(0, dtype=np.int8)
+    return np.argmax(np.stack([mask[rejected] for mask in broken]), axis=0).astype(np.int8)
+
+
+def _rejects(
+    raw: pd.DataFrame, status: tuple[np.ndarray, list[str]], rejected: np.ndarray, rule: np.ndarray
+) -> pd.DataFrame:
+    """One row per rejected line with its reason code and a detail quoting the bad value."""
+    detail = np.empty(len(rejected), dtype=object)
+    for number, (_, message, quoted) in enumerate(RULES):
+        hit = rule == number
+        if not hit.any():
             continue
-        reason[newly] = code
-        suffix = value_of[code][newly].astype(str) if code in value_of else ""
-        detail[newly] = message + suffix
-    return reason, detail
+        if quoted is None:
+            detail[hit] = message
+            continue
+        rows = rejected[hit]
+        if quoted == "status":
+            values = pd.Series(text_categorical(status[0][rows], status[1]))
+        else:
+            values = raw[quoted].iloc[rows].reset_index(drop=True)
+        detail[hit] = (message + values.astype(str)).to_numpy(dtype=object)
+    codes = np.array([code for code, _, _ in RULES], dtype=object)
+    return pd.DataFrame(
+        {
+            "sale_date": raw["sale_date"].iloc[rejected].dt.normalize().to_numpy(),
+            "sale_id": raw["sale_id"].array[rejected],
+            "line_no": raw["line_no"].to_numpy(dtype="int64")[rejected],
+            "reason": pd.array(codes[rule], dtype="string"),
+            "detail": pd.array(detail, dtype="string"),
+        },
+        columns=REJECT_COLUMNS,
+    )
 
 
 def unreconciled_sales(raw: pd.DataFrame, tolerance: float) -> pd.DataFrame:
@@ -171,10 +362,21 @@ def unreconciled_sales(raw: pd.DataFrame, tolerance: float) -> pd.DataFrame:
 
     One row per such sale with `total_amount`, `lines_total` and `gap`.
     """
-    ordered = raw.sort_values("delivery_order", kind="stable").reset_index(drop=True)
-    first = ordered[~duplicate_deliveries(ordered)]
-    amounts = first["quantity"] * first["unit_price"] * (1.0 - first["discount"].fillna(0.0))
-    sales = pd.DataFrame({"sale_id": first["sale_id"], "total_amount": first["total_amount"], "line_amount": amounts})
+    ordered = _in_delivery_order(raw)
+    first = ~duplicate_deliveries(ordered)
+    discount = ordered["discount"].to_numpy(dtype="float64", na_value=np.nan)
+    amounts = (
+        ordered["quantity"].to_numpy(dtype="float64", na_value=np.nan)
+        * ordered["unit_price"].to_numpy(dtype="float64", na_value=np.nan)
+        * (1.0 - np.where(np.isnan(discount), 0.0, discount))
+    )
+    sales = pd.DataFrame(
+        {
+            "sale_id": ordered["sale_id"].array[first],
+            "total_amount": ordered["total_amount"].to_numpy(dtype="float64", na_value=np.nan)[first],
+            "line_amount": amounts[first],
+        }
+    )
     per_sale = sales.groupby("sale_id").agg(total_amount=("total_amount", "first"), lines_total=("line_amount", "sum"))
     per_sale["gap"] = (per_sale["total_amount"] - per_sale["lines_total"]).round(2)
     return per_sale[per_sale["gap"].abs() > tolerance].reset_index()

@@ -17,12 +17,15 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.schemas import RAW_SALES_COLUMNS, conform, empty_frame
+from salesflow_pipelines.lib.schemas import RAW_SALES_COLUMNS, empty_frame, text_categorical
 
 EPOCH = date(2020, 1, 1)
 TREND_ANCHOR = date(2026, 9, 1)
 TREND_PER_DAY = 0.0005
 SALE_IDS_PER_DAY = 1_000_000
+LINES_PER_SALE_P = 0.55  # geometric, capped at MAX_LINES_PER_SALE
+MAX_LINES_PER_SALE = 6
+MEAN_LINES_PER_SALE = (1 - (1 - LINES_PER_SALE_P) ** MAX_LINES_PER_SALE) / LINES_PER_SALE_P  # 1.81
 WEEKDAY_FACTOR = np.array([0.85, 0.9, 0.95, 1.0, 1.2, 1.45, 0.65])  # Monday first
 SPIKE_EVERY_DAYS = 47
 ZERO_EVERY_DAYS = 61
@@ -101,15 +104,68 @@ class DemoData:
         return weights / weights.sum()
 
     def sales_lines(self, start: date, end: date) -> pd.DataFrame:
-        """One row per sale line for every sale dated in [start, end], in delivery order."""
+        """One row per sale line for every sale dated in [start, end], in delivery order.
+
+        Text columns are categoricals (see `RAW_SALES_COLUMNS`): each day's lines are drawn as
+        integer codes into the fixed spellings of `text_spellings`, never as strings per line.
+        """
         days = pd.date_range(start, end, freq="D").date
-        frames = [self._day_lines(day) for day in days]
-        frames = [frame for frame in frames if len(frame)]
-        if not frames:
+        # Each day is written straight into columns sized for the expected volume (grown in
+        # place if a day overshoots), so memory stays at one copy of the lines even at tens of
+        # millions of them, without per-day pieces left behind in the heap.
+        capacity = int(sum(self.expected_orders(day) for day in days) * MEAN_LINES_PER_SALE * 1.05) + 1024
+        columns: dict[str, np.ndarray] = {}
+        filled = 0
+        for day in days:
+            day_columns = self._day_columns(day)
+            if day_columns is None:
+                continue
+            count = len(day_columns["sale_id"])
+            if not columns:
+                columns = {name: np.empty(capacity, dtype=values.dtype) for name, values in day_columns.items()}
+            if filled + count > capacity:
+                capacity = max(2 * capacity, filled + count)
+                for values in columns.values():
+                    values.resize(capacity, refcheck=False)
+            for name, values in day_columns.items():
+                columns[name][filled : filled + count] = values
+            filled += count
+        if not filled:
             return empty_frame(RAW_SALES_COLUMNS)
-        lines = pd.concat(frames, ignore_index=True)
-        lines["delivery_order"] = np.arange(len(lines), dtype="int64")
-        return conform(lines, RAW_SALES_COLUMNS)
+        for values in columns.values():
+            values.resize(filled, refcheck=False)
+        spellings = self.text_spellings
+        never_missing = np.zeros(len(columns["sale_id"]), dtype=bool)
+        lines = {
+            "sale_id": pd.arrays.IntegerArray(columns["sale_id"], never_missing),
+            "sale_date": columns["sale_date"],
+            "total_amount": columns["total_amount"],
+            "customer_id": pd.arrays.IntegerArray(columns["customer_id"], columns.pop("walk_in")),
+            "line_no": columns["line_no"],
+            "product_id": pd.arrays.IntegerArray(columns["product_id"], never_missing.copy()),
+            "quantity": columns["quantity"],
+            "unit_price": columns["unit_price"],
+            "subtotal": columns["subtotal"],
+            "discount": columns["discount"],
+            **{name: text_categorical(columns[name], spellings[name]) for name in spellings},
+            "delivery_order": np.arange(len(columns["sale_id"]), dtype="int64"),
+        }
+        return pd.DataFrame(lines, columns=list(RAW_SALES_COLUMNS), copy=False)
+
+    @cached_property
+    def text_spellings(self) -> dict[str, list[str]]:
+        """Every spelling the generator writes per text column, as the backend sends it (untrimmed)."""
+        catalogue = self.catalogue
+        names = catalogue["name"].tolist()
+        skus = catalogue["sku"].tolist()
+        return {
+            "region": [*REGIONS, *REGION_SPELLINGS],
+            "status": list(STATUS_CHOICES),
+            # A messy line (5%) has a lower-cased, padded SKU and a doubled first space in its name.
+            "product_name": names + [name.replace(" ", "  ", 1) for name in names],
+            "sku": skus + [f" {sku.lower()} " for sku in skus],
+            "category": [],  # the stock backend sends no category; /inventory has it
+        }
 
     def expected_orders(self, day: date) -> float:
         """The mean number of orders the generator draws from for one day."""
@@ -119,19 +175,21 @@ class DemoData:
         spike = 3.5 if is_spike_day(day) else 1.0
         return self.orders_per_day * WEEKDAY_FACTOR[day.weekday()] * trend * spike
 
-    def _day_lines(self, day: date) -> pd.DataFrame:
+    def _day_columns(self, day: date) -> dict[str, np.ndarray] | None:
+        """One day's lines as arrays (text as codes into `text_spellings`); None without sales."""
         rng = np.random.default_rng([self.seed, day_index(day)])
         orders = int(rng.poisson(self.expected_orders(day)))
         if orders == 0:
-            return pd.DataFrame()
+            return None
         catalogue = self.catalogue
-        lines_per_sale = np.minimum(rng.geometric(0.55, orders), 6)
+        product_count = len(catalogue)
+        lines_per_sale = np.minimum(rng.geometric(LINES_PER_SALE_P, orders), MAX_LINES_PER_SALE)
         sale_of_line = np.repeat(np.arange(orders), lines_per_sale)
         line_count = len(sale_of_line)
         sale_ids = day_index(day) * SALE_IDS_PER_DAY + np.arange(1, orders + 1)
         seconds = np.sort(rng.integers(8 * 3600, 20 * 3600, orders))
-        sale_dates = pd.Timestamp(day) + pd.to_timedelta(seconds, unit="s")
-        product_pos = rng.choice(len(catalogue), line_count, p=catalogue["popularity"].to_numpy())
+        sale_dates = np.datetime64(day, "ns") + seconds.astype("timedelta64[s]")
+        product_pos = rng.choice(product_count, line_count, p=catalogue["popularity"].to_numpy())
         quantity = rng.integers(1, 6, line_count).astype("float64")
         unit_price = catalogue["price"].to_numpy()[product_pos].copy()
         discount = rng.choice(DISCOUNT_CHOICES, line_count, p=DISCOUNT_WEIGHTS)
@@ -139,34 +197,36 @@ class DemoData:
 
         customers = self._customers(rng, day, orders)
         region_pos = rng.choice(len(REGIONS), orders, p=[0.3, 0.25, 0.2, 0.15, 0.1])
-        regions = np.where(rng.random(orders) < 0.08, REGION_SPELLINGS[region_pos], REGIONS[region_pos])
-        status = rng.choice(STATUS_CHOICES, orders, p=STATUS_WEIGHTS)
+        region = region_pos + len(REGIONS) * (rng.random(orders) < 0.08)
+        status = rng.choice(len(STATUS_CHOICES), orders, p=STATUS_WEIGHTS)
 
         subtotal = np.round(quantity * unit_price * (1 - discount), 2)
         total_amount = np.round(np.bincount(sale_of_line, weights=np.nan_to_num(subtotal), minlength=orders), 2)
         line_no = np.arange(line_count) - np.repeat(np.cumsum(lines_per_sale) - lines_per_sale, lines_per_sale) + 1
-
-        lines = pd.DataFrame(
-            {
-                "sale_id": sale_ids[sale_of_line],
-                "sale_date": sale_dates[sale_of_line],
-                "total_amount": total_amount[sale_of_line],
-                "customer_id": pd.array(customers[sale_of_line], dtype="Int64"),
-                "region": regions[sale_of_line],
-                "status": status[sale_of_line],
-                "line_no": line_no,
-                "product_id": catalogue["product_id"].to_numpy()[product_pos],
-                "product_name": catalogue["name"].to_numpy()[product_pos],
-                "sku": catalogue["sku"].to_numpy()[product_pos],
-                "quantity": quantity,
-                "unit_price": unit_price,
-                "subtotal": subtotal,
-                "discount": discount,
-                "category": pd.array([None] * line_count, dtype="string"),
-            }
-        )
-        self._mess_up_text(rng, lines)
-        return self._with_duplicate_deliveries(rng, lines, sale_of_line, orders)
+        text = product_pos + product_count * (rng.random(line_count) < 0.05)  # messy spelling
+        code_type = np.int8 if 2 * product_count < 127 else np.int16 if 2 * product_count < 32_767 else np.int32
+        # Offline sync re-delivers about 1% of sales; the copy arrives after the original.
+        redelivered = np.flatnonzero(rng.random(orders) < 0.01)
+        delivered = np.concatenate([np.arange(line_count), np.flatnonzero(np.isin(sale_of_line, redelivered))])
+        sale = sale_of_line[delivered]
+        return {
+            "sale_id": sale_ids[sale],
+            "sale_date": sale_dates[sale],
+            "total_amount": total_amount[sale],
+            "customer_id": np.nan_to_num(customers[sale]).astype("int64"),
+            "walk_in": np.isnan(customers[sale]),
+            "line_no": line_no[delivered],
+            "product_id": catalogue["product_id"].to_numpy()[product_pos[delivered]].astype("int64"),
+            "quantity": quantity[delivered],
+            "unit_price": unit_price[delivered],
+            "subtotal": subtotal[delivered],
+            "discount": discount[delivered],
+            "region": region[sale].astype("int8"),
+            "status": status[sale].astype("int8"),
+            "product_name": text[delivered].astype(code_type),
+            "sku": text[delivered].astype(code_type),
+            "category": np.full(len(delivered), -1, dtype="int8"),
+        }
 
     def _customers(self, rng: np.random.Generator, day: date, orders: int) -> np.ndarray:
         # Regulars come back; the rest are first-time customers with ids never used before.
@@ -186,21 +246,6 @@ class DemoData:
         quantity[(draw >= 0.002) & (draw < 0.003)] = -1
         unit_price[(draw >= 0.003) & (draw < 0.004)] = -5.0
         discount[(draw >= 0.004) & (draw < 0.005)] = 1.5
-
-    @staticmethod
-    def _mess_up_text(rng: np.random.Generator, lines: pd.DataFrame) -> None:
-        messy = rng.random(len(lines)) < 0.05
-        lines.loc[messy, "sku"] = " " + lines.loc[messy, "sku"].str.lower() + " "
-        lines.loc[messy, "product_name"] = lines.loc[messy, "product_name"].str.replace(" ", "  ", n=1)
-
-    @staticmethod
-    def _with_duplicate_deliveries(
-        rng: np.random.Generator, lines: pd.DataFrame, sale_of_line: np.ndarray, orders: int
-    ) -> pd.DataFrame:
-        # Offline sync re-delivers about 1% of sales; the copy arrives after the original.
-        redelivered = np.flatnonzero(rng.random(orders) < 0.01)
-        copies = lines[np.isin(sale_of_line, redelivered)]
-        return pd.concat([lines, copies], ignore_index=True)
 
     def products(self, snapshot_date: date) -> pd.DataFrame:
         """`GET /products` as of the end of `snapshot_date`: stock follows a 14-day restock cycle."""

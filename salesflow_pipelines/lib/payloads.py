@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.schemas import RAW_PRODUCT_COLUMNS, RAW_SALES_COLUMNS, empty_frame
+from salesflow_pipelines.lib.schemas import RAW_PRODUCT_COLUMNS, RAW_SALES_COLUMNS, empty_frame, text_categorical
 
 SALE_FIELDS = {
     "id": "sale_id",
@@ -63,7 +63,8 @@ def _typed_sales_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ID_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
     for column in TEXT_COLUMNS:
-        frame[column] = frame[column].astype("string")
+        codes, spellings = pd.factorize(frame[column].astype("string"))
+        frame[column] = text_categorical(codes, list(spellings))
     frame["sale_date"] = pd.to_datetime(frame["sale_date"], errors="coerce", format="ISO8601")
     frame["line_no"] = frame["line_no"].astype("int64")
     frame["delivery_order"] = np.arange(len(frame), dtype="int64")

@@ -7,26 +7,32 @@ pipeline, and the step fails naming the column, the check and example rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.typing import Series
+from pandera.typing import Category, Series
 
+# Text columns of sale lines are categoricals from the raw boundary on: a day holds a few
+# hundred distinct spellings over up to millions of lines, so every step after ingestion works
+# on small integer codes (Parquet stores them dictionary-encoded).
 RAW_SALES_COLUMNS: dict[str, str] = {
     "sale_id": "Int64",
     "sale_date": "datetime64[ns]",
     "total_amount": "float64",
     "customer_id": "Int64",
-    "region": "string",
-    "status": "string",
+    "region": "category",
+    "status": "category",
     "line_no": "int64",
     "product_id": "Int64",
-    "product_name": "string",
-    "sku": "string",
+    "product_name": "category",
+    "sku": "category",
     "quantity": "float64",
     "unit_price": "float64",
     "subtotal": "float64",
     "discount": "float64",
-    "category": "string",
+    "category": "category",
     "delivery_order": "int64",
 }
 
@@ -65,6 +71,14 @@ def conform(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return frame[list(columns)].astype(columns)
 
 
+def text_categorical(codes: np.ndarray, labels: Sequence[str]) -> pd.Categorical:
+    """A text column as a categorical of `labels` from integer codes (-1 = missing), unchecked."""
+    # An empty category list is typed `string`: as `object` it would reach Parquet as Arrow's
+    # null type and come back as a plain object column instead of a categorical.
+    categories = pd.Index(labels, dtype=object if len(labels) else "string")
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories), validate=False)
+
+
 class _Strict(pa.DataFrameModel):
     class Config:
         strict = True
@@ -78,17 +92,17 @@ class RawSaleLine(pa.DataFrameModel):
     sale_date: Series[pd.Timestamp] = pa.Field(nullable=False)
     total_amount: Series[float] = pa.Field(nullable=True)
     customer_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    region: Series[pd.StringDtype] = pa.Field(nullable=True)
-    status: Series[pd.StringDtype] = pa.Field(nullable=True)
+    region: Series[Category] = pa.Field(nullable=True)
+    status: Series[Category] = pa.Field(nullable=True)
     line_no: Series[int] = pa.Field(ge=1)
     product_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    product_name: Series[pd.StringDtype] = pa.Field(nullable=True)
-    sku: Series[pd.StringDtype] = pa.Field(nullable=True)
+    product_name: Series[Category] = pa.Field(nullable=True)
+    sku: Series[Category] = pa.Field(nullable=True)
     quantity: Series[float] = pa.Field(nullable=True)
     unit_price: Series[float] = pa.Field(nullable=True)
     subtotal: Series[float] = pa.Field(nullable=True)
     discount: Series[float] = pa.Field(nullable=True)
-    category: Series[pd.StringDtype] = pa.Field(nullable=True)
+    category: Series[Category] = pa.Field(nullable=True)
     delivery_order: Series[int] = pa.Field(ge=0)
 
     class Config:
@@ -115,18 +129,18 @@ class RawProduct(pa.DataFrameModel):
 
 
 class SalesLine(_Strict):
-    """One valid, deduplicated, normalized sale line with its revenue."""
+    """One valid, deduplicated, normalized sale line with its revenue (text as categoricals)."""
 
     sale_id: Series[int]
     sale_date: Series[pd.Timestamp]
     line_no: Series[int] = pa.Field(ge=1)
     customer_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="null = walk-in")
-    region: Series[pd.StringDtype]
-    status: Series[pd.StringDtype] = pa.Field(isin=SALE_STATUSES)
+    region: Series[Category]
+    status: Series[Category] = pa.Field(isin=SALE_STATUSES)
     product_id: Series[int]
-    product_name: Series[pd.StringDtype]
-    sku: Series[pd.StringDtype]
-    category: Series[pd.StringDtype]
+    product_name: Series[Category]
+    sku: Series[Category]
+    category: Series[Category]
     quantity: Series[float] = pa.Field(gt=0)
     unit_price: Series[float] = pa.Field(ge=0)
     discount: Series[float] = pa.Field(ge=0, le=1)

@@ -17,7 +17,7 @@ from salesflow_pipelines.lib.cleaning import (
     UNNAMED_PRODUCT,
     normalize_text,
 )
-from salesflow_pipelines.lib.kpis import completed
+from salesflow_pipelines.lib.kpis import product_units_by_day
 
 DEAD_AFTER_DAYS = 90
 COVER_WINDOW_DAYS = 28
@@ -41,9 +41,7 @@ SNAPSHOT_COLUMNS = [
 
 def daily_units(lines: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
     """Completed units per day (rows, every day of `days`) and product (columns)."""
-    done = completed(lines)
-    units = done.pivot_table(index="sale_day", columns="product_id", values="quantity", aggfunc="sum", fill_value=0.0)
-    return units.reindex(days, fill_value=0.0)
+    return product_units_by_day(lines, days)
 
 
 def stock_snapshot(products: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
@@ -85,9 +83,9 @@ def _normalized_products(products: pd.DataFrame) -> pd.DataFrame:
         {
             "snapshot_date": known["snapshot_date"].dt.normalize(),
             "product_id": known["product_id"].astype("int64"),
-            "sku": normalize_text(known["sku"], case="upper", default=UNKNOWN_SKU),
-            "name": normalize_text(known["name"], default=UNNAMED_PRODUCT),
-            "category": normalize_text(known["category"], case="title", default=UNCATEGORIZED),
+            "sku": normalize_text(known["sku"], case="upper", default=UNKNOWN_SKU).astype("string"),
+            "name": normalize_text(known["name"], default=UNNAMED_PRODUCT).astype("string"),
+            "category": normalize_text(known["category"], case="title", default=UNCATEGORIZED).astype("string"),
             "stock_quantity": known["stock_quantity"].fillna(0).astype("int64"),
             "low_stock_threshold": known["low_stock_threshold"].fillna(0).astype("int64"),
             "unit_price": known["price"].astype("float64"),

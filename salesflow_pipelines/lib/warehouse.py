@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import sqlite3
 import zlib
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -86,6 +87,18 @@ class Warehouse:
             self._prepare(connection, table)
             rows = connection.execute(sql, params).fetchall()
         return _typed(table, pd.DataFrame(rows, columns=table.column_names))
+
+    @contextmanager
+    def transaction(self, *tables: Table) -> Iterator:
+        """One transaction (committed on success, rolled back on error) with `tables` created first.
+
+        Yields the DB-API connection; SQL uses `self.placeholder` and `self.qualified(table)`. On
+        PostgreSQL it holds each table's advisory lock, so writers of the same tables take turns.
+        """
+        with self._transaction() as connection:
+            for table in tables:
+                self._prepare(connection, table)
+            yield connection
 
     def _delete(self, connection, table: Table, window: Window | None) -> None:
         where, params = self._window_clause(table, window)
