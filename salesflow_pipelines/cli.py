@@ -4,6 +4,9 @@ salesflow demo [--days 30]     materialize the last N days on the embedded demo 
                                render the weekly and monthly reports of those days
 salesflow standin [--port N]   serve the demo data over the Java API contract
 salesflow reports latest [--open]  print (and open) the newest report of each kind
+salesflow warehouse grant-reader   create or correct the read-only role `salesflow_reader`
+                                   (SELECT on schema analytics only; password from
+                                   SALESFLOW_READER_PASSWORD)
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     reports = commands.add_parser("reports", help="report files").add_subparsers(dest="reports_command", required=True)
     latest = reports.add_parser("latest", help="print the newest report of each kind (weekly/monthly, PDF/Excel)")
     latest.add_argument("--open", action="store_true", help="also open them with the desktop's default application")
+    warehouse = commands.add_parser("warehouse", help="the PostgreSQL warehouse").add_subparsers(
+        dest="warehouse_command", required=True
+    )
+    grant = warehouse.add_parser(
+        "grant-reader", help="create or correct the read-only role for downstream readers (idempotent)"
+    )
+    grant.add_argument("--role", default="salesflow_reader", help="role name (default salesflow_reader)")
+    grant.add_argument("--url", help="warehouse URL (default SALESFLOW_WAREHOUSE_URL); run as the warehouse writer")
     args, rest = parser.parse_known_args(argv)
     if args.command == "standin":
         from salesflow_pipelines.lib.standin_server import main as standin_main
@@ -38,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "reports":
         return latest_reports(open_them=args.open)
+    if args.command == "warehouse":
+        return grant_reader(args.role, args.url or os.environ.get("SALESFLOW_WAREHOUSE_URL"))
     return run_demo(args.days, args.end or date.today() - timedelta(days=1))
 
 
@@ -96,6 +109,29 @@ def demo_summary(data_dir: Path, dagster_home: Path) -> str:
         f"  DAGSTER_HOME={dagster_home} SALESFLOW_DATA_DIR={data_dir} dagster dev -m salesflow_pipelines.definitions",
     ]
     return "\n".join(lines)
+
+
+def grant_reader(role: str, url: str | None) -> int:
+    """`salesflow warehouse grant-reader`: the read-only role on the PostgreSQL warehouse."""
+    from salesflow_pipelines.lib.warehouse import WarehouseError, without_password
+    from salesflow_pipelines.lib.warehouse_roles import grant_reader as grant
+
+    if not url:
+        print("Set SALESFLOW_WAREHOUSE_URL (postgresql://…) or pass --url.", file=sys.stderr)
+        return 2
+    try:
+        # The password comes from the environment, never the command line (shell history, `ps`).
+        granted = grant(url, role=role, password=os.environ.get("SALESFLOW_READER_PASSWORD") or None)
+    except WarehouseError as error:
+        print(f"grant-reader failed: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Role {granted.role} {'created' if granted.created else 'checked'} on {without_password(url)}: "
+        f"SELECT on schema analytics ({len(granted.tables)} tables now, later tables too), nothing else."
+    )
+    if granted.password_set:
+        print("Password set from SALESFLOW_READER_PASSWORD.")
+    return 0
 
 
 def reports_dir() -> Path:

@@ -6,6 +6,7 @@ the fixture fails the tests that need it with a message saying so; it never skip
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -32,10 +33,10 @@ def _url_for(database: str) -> str:
     return f"{base}/{database}"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database created for this test session (parallel sessions never share tables)."""
-    database = f"salesflow_test_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """The URL of a database created for the caller and dropped afterwards (never shared)."""
+    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with _admin_connection() as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
     try:
@@ -43,6 +44,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         with _admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database created for this test session (parallel sessions never share tables)."""
+    with scratch_database("salesflow_test") as url:
+        yield url
 
 
 @pytest.fixture
