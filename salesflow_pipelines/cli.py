@@ -1,7 +1,8 @@
 """`salesflow`: the command line around the code location.
 
-salesflow demo [--days 30]     materialize the last N days on the embedded demo data, then
-                               render the weekly and monthly reports of those days
+salesflow demo [--days 30]     materialize the last N days on the embedded demo data (KPIs,
+                               anomalies, stock alerts), forecast the next days, then render
+                               the weekly and monthly reports of those days
 salesflow standin [--port N]   serve the demo data over the Java API contract
 salesflow reports latest [--open]  print (and open) the newest report of each kind
 salesflow warehouse grant-reader   create or correct the read-only role `salesflow_reader`
@@ -64,16 +65,14 @@ def run_demo(days: int, end: date) -> int:
     import dagster as dg
 
     from salesflow_pipelines.definitions import defs
-    from salesflow_pipelines.defs.reports.automation import report_runs
 
     start = end - timedelta(days=days - 1)
     print(f"SalesFlow demo: materializing {start}..{end} from the {os.environ.get('SALESFLOW_SOURCE', 'demo')} source")
     with dg.DagsterInstance.get() as instance:
-        daily_runs = [(job_name, start.isoformat(), end.isoformat()) for job_name in DEMO_JOBS]
-        for job_name, first_key, last_key in daily_runs + report_runs(start, end):
-            result = defs.get_job_def(job_name).execute_in_process(
+        for job_name, tags in demo_runs(start, end):
+            result = defs.resolve_job_def(job_name).execute_in_process(
                 instance=instance,
-                tags={"dagster/asset_partition_range_start": first_key, "dagster/asset_partition_range_end": last_key},
+                tags=tags,
                 run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
                 raise_on_error=False,
             )
@@ -85,11 +84,26 @@ def run_demo(days: int, end: date) -> int:
     return 0
 
 
-DEMO_JOBS = ("daily_sales_job",)
+def demo_runs(start: date, end: date) -> list[tuple[str, dict[str, str]]]:
+    """(job, tags) in launch order: the daily graph over the days, their anomalies and stock alerts,
+    a forecast from them, then the reports of every week and month that ended within them."""
+    from salesflow_pipelines.defs.jobs import daily_sales_job
+    from salesflow_pipelines.defs.ml.automation import forecast_job, ml_daily_job
+    from salesflow_pipelines.defs.reports.automation import report_runs
+
+    days = partition_range(start.isoformat(), end.isoformat())
+    runs = [(daily_sales_job.name, days), (ml_daily_job.name, days), (forecast_job.name, {})]
+    return runs + [(job_name, partition_range(first, last)) for job_name, first, last in report_runs(start, end)]
+
+
+def partition_range(first_key: str, last_key: str) -> dict[str, str]:
+    """Run tags that make one run materialize the partitions first_key..last_key."""
+    return {"dagster/asset_partition_range_start": first_key, "dagster/asset_partition_range_end": last_key}
 
 
 def demo_summary(data_dir: Path, dagster_home: Path) -> str:
-    """Rows per warehouse table, rejects by reason, and where to look next."""
+    """Rows per warehouse table, rejects by reason, the forecast, anomalies and stock alerts, and
+    where to look next."""
     from salesflow_pipelines.definitions import default_warehouse_url
     from salesflow_pipelines.lib import warehouse
     from salesflow_pipelines.lib.tables import TABLES
@@ -102,6 +116,7 @@ def demo_summary(data_dir: Path, dagster_home: Path) -> str:
     rejects = tables["sales_rejects"]["reason"].value_counts()
     lines += ["", "Rejected sale lines by reason:"]
     lines += [f"  {reason:<24} {count:>8,}" for reason, count in rejects.items()] or ["  none"]
+    lines += ["", "Forecast, anomalies and stock alerts:", *ml_summary(tables)]
     lines += [
         "",
         f"Parquet frames: {data_dir / 'frames'}",
@@ -109,6 +124,37 @@ def demo_summary(data_dir: Path, dagster_home: Path) -> str:
         f"  DAGSTER_HOME={dagster_home} SALESFLOW_DATA_DIR={data_dir} dagster dev -m salesflow_pipelines.definitions",
     ]
     return "\n".join(lines)
+
+
+def ml_summary(tables: dict) -> list[str]:
+    """One line each: the forecast's headline, anomalies by severity, the last day's stock alerts."""
+    severities = tables["sales_anomalies"]["severity"].value_counts()
+    alerts = tables["stock_alerts"]
+    last_day = alerts[alerts["snapshot_date"] == alerts["snapshot_date"].max()]
+    stock = f"{_counts(last_day['status'].value_counts())} on {last_day['snapshot_date'].iloc[0]:%Y-%m-%d}"
+    return [
+        f"  forecast    {forecast_headline(tables['sales_forecast_summary'], tables['sales_forecast'])}",
+        f"  anomalies   {_counts(severities)} (HIGH ones are emailed by high_anomaly_sensor)",
+        f"  stock       {stock if len(last_day) else 'no product LOW or OUT'}",
+    ]
+
+
+def forecast_headline(summary, forecast) -> str:
+    """`next 14 days from 2026-11-23: 329,724.81 in total, trend stable, model …, backtest MAPE 19.0%`."""
+    import pandas as pd
+
+    if summary.empty:
+        return "not made yet (forecast_job has not run)"
+    latest = summary.iloc[-1]
+    scored = "" if pd.isna(latest["backtest_mape"]) else f", backtest MAPE {latest['backtest_mape']:.1f}%"
+    return (
+        f"next {latest['horizon_days']} days from {forecast['forecast_date'].min():%Y-%m-%d}: "
+        f"{latest['total']:,.2f} in total, trend {latest['trend']}, model {latest['model']}{scored}"
+    )
+
+
+def _counts(counts) -> str:
+    return ", ".join(f"{count:,} {name}" for name, count in counts.items()) or "none"
 
 
 def grant_reader(role: str, url: str | None) -> int:

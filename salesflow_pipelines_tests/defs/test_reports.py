@@ -1,5 +1,6 @@
 """Report assets and schedules over the real PostgreSQL warehouse: the files read back hold the
-warehouse's numbers, re-runs replace files atomically, and the schedules ask for the right period."""
+warehouse's numbers (KPIs, forecast, anomalies, stock alerts), re-runs replace files atomically,
+and the schedules ask for the right period."""
 
 import email
 import email.policy
@@ -24,16 +25,25 @@ from salesflow_pipelines.defs.ingestion import assets as ingestion_assets
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
 from salesflow_pipelines.defs.jobs import daily_sales_schedule
 from salesflow_pipelines.defs.kpis import assets as kpi_assets
-from salesflow_pipelines.defs.reports.assets import monthly_sales_report, weekly_sales_report
+from salesflow_pipelines.defs.ml import assets as ml_assets
+from salesflow_pipelines.defs.ml.resources import AnomalySettings, ForecastSettings, StockAlertSettings
+from salesflow_pipelines.defs.reports.assets import THE_PERIOD, monthly_sales_report, weekly_sales_report
 from salesflow_pipelines.defs.reports.automation import monthly_report_schedule, report_runs, weekly_report_schedule
 from salesflow_pipelines.defs.reports.email import report_email_sensor, send_report_email
 from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, ReportStore, SalesSource
 from salesflow_pipelines.lib.reports import files
 from salesflow_pipelines.lib.reports.periods import ReportPeriod
 
-DAILY_ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets])
-FIRST_DAY, LAST_DAY = date(2026, 9, 21), date(2026, 10, 4)  # weeks 39 and 40 of 2026
+KPI_ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets])
+ML_ASSETS = dg.load_assets_from_modules([ml_assets])
+PIPELINE = KPI_ASSETS + ML_ASSETS
+FIRST_DAY, LAST_DAY = date(2026, 9, 21), date(2026, 10, 4)  # weeks 39 and 40 of 2026; a spike on 3 October
 WEEK_40 = "2026-09-28"
+ML_SETTINGS = {
+    "forecast_settings": ForecastSettings(),
+    "anomaly_settings": AnomalySettings(),
+    "stock_alert_settings": StockAlertSettings(),
+}
 
 
 def warehouse_rows(url: str, sql: str) -> pd.DataFrame:
@@ -42,40 +52,55 @@ def warehouse_rows(url: str, sql: str) -> pd.DataFrame:
         return pd.DataFrame(cursor.fetchall(), columns=[column.name for column in cursor.description])
 
 
-@pytest.fixture(scope="module")
-def warehouse(postgres_url, tmp_path_factory) -> dict:
-    """Two weeks of demo sales through the daily graph into a clean `analytics` schema."""
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute("DROP SCHEMA IF EXISTS analytics CASCADE")
-    frames = tmp_path_factory.mktemp("frames")
-    resources = {
+def demo_resources(warehouse_url: str, frames: Path) -> dict:
+    return {
         "sales_source": SalesSource(kind="demo", demo=DemoSource(orders_per_day=40), java=JavaApi()),
         "data_quality": DataQuality(),
         "parquet_io_manager": ParquetIOManager(base_path=str(frames)),
-        "warehouse_io_manager": WarehouseIOManager(url=postgres_url),
+        "warehouse_io_manager": WarehouseIOManager(url=warehouse_url),
+        **ML_SETTINGS,
     }
-    result = dg.materialize(
-        DAILY_ASSETS,
-        resources=resources,
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={
-            "dagster/asset_partition_range_start": FIRST_DAY.isoformat(),
-            "dagster/asset_partition_range_end": LAST_DAY.isoformat(),
-        },
-    )
+
+
+def materialize_days(resources: dict, instance: dg.DagsterInstance, selection, first_day: date, last_day: date):
+    """One run over the days, as a backfill runs them."""
+    tags = {
+        "dagster/asset_partition_range_start": first_day.isoformat(),
+        "dagster/asset_partition_range_end": last_day.isoformat(),
+    }
+    result = dg.materialize(PIPELINE, selection=selection, resources=resources, instance=instance, tags=tags)
     assert result.success
-    return {"url": postgres_url, "resources": resources}
+
+
+@pytest.fixture(scope="module")
+def warehouse(postgres_url, tmp_path_factory) -> dict:
+    """Two weeks of demo sales through the daily graph, their anomalies and stock alerts, and the
+    forecast made after them, into a clean `analytics` schema; one instance records the runs."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP SCHEMA IF EXISTS analytics CASCADE")
+    resources = demo_resources(postgres_url, tmp_path_factory.mktemp("frames"))
+    instance = dg.DagsterInstance.ephemeral()
+    daily = [asset for asset in PIPELINE if asset.partitions_def is not None]
+    materialize_days(resources, instance, daily, FIRST_DAY, LAST_DAY)
+    forecast = [asset for asset in ML_ASSETS if asset.partitions_def is None]
+    assert dg.materialize(PIPELINE, selection=forecast, resources=resources, instance=instance).success
+    return {"url": postgres_url, "resources": resources, "instance": instance}
 
 
 def materialize_reports(warehouse: dict, reports_dir: Path, assets, partition_key=None, tags=None, instance=None):
     return dg.materialize(
-        [assets, *DAILY_ASSETS],
+        [assets, *PIPELINE],
         selection=[assets],
         partition_key=partition_key,
         tags=tags,
         resources={**warehouse["resources"], "report_store": ReportStore(base_dir=str(reports_dir), currency="USD")},
-        instance=instance or dg.DagsterInstance.ephemeral(),
+        instance=instance or warehouse["instance"],
     )
+
+
+def pdf_words(path: Path) -> str:
+    """The PDF's text with every run of whitespace as one space (table cells wrap lines)."""
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(path).pages).split())
 
 
 def report_metadata(result, key: list[str]) -> dict:
@@ -150,6 +175,76 @@ def test_weekly_report_files_hold_the_warehouse_numbers(warehouse, tmp_path):
     assert workbook["Rejects"].max_row - 1 == rejects["lines"]
 
 
+def test_weekly_report_holds_the_forecast_anomalies_and_stock_alerts_of_the_warehouse(warehouse, tmp_path):
+    assert materialize_reports(warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40).success
+    workbook = load_workbook(tmp_path / "weekly" / "sales-report_2026-W40.xlsx")
+    words = pdf_words(tmp_path / "weekly" / "sales-report_2026-W40.pdf")
+    week = "BETWEEN '2026-09-28' AND '2026-10-04'"
+
+    anomalies = warehouse_rows(
+        warehouse["url"],
+        f"SELECT sale_date, severity, scope, scope_key, label, explanation FROM analytics.sales_anomalies "
+        f"WHERE sale_date {week}",
+    )
+    assert (anomalies["severity"] == "HIGH").any()
+    sheet = [row[:4] + row[8:] for row in workbook["Anomalies"].iter_rows(min_row=2, values_only=True)]
+    assert sorted((day.date(), *rest) for day, *rest in sheet) == sorted(anomalies.itertuples(index=False, name=None))
+    assert sheet[0][1] == "HIGH"
+    for explanation in anomalies.loc[anomalies["scope"] == "total", "explanation"]:
+        assert explanation in words  # a whole-shop anomaly is always printed, with its explanation
+
+    alerts = warehouse_rows(
+        warehouse["url"],
+        "SELECT DISTINCT ON (product_id) snapshot_date, status, product_id, sku, name, stock_quantity, "
+        f"reorder_level, suggested_reorder_qty FROM analytics.stock_alerts WHERE snapshot_date {week} "
+        "ORDER BY product_id, snapshot_date DESC",
+    )
+    assert len(alerts) and "Reorder level" in [cell.value for cell in workbook["Stock"][1]]
+    sheet = [row[:5] + row[6:8] + row[10:11] for row in workbook["Stock"].iter_rows(min_row=2, values_only=True)]
+    assert sorted((day.date(), *rest) for day, *rest in sheet) == sorted(alerts.itertuples(index=False, name=None))
+    for alert in alerts.itertuples():
+        assert f"{alert.status} {alert.sku} {alert.name} {alert.stock_quantity} {alert.reorder_level}" in words
+
+    forecast = warehouse_rows(
+        warehouse["url"],
+        "SELECT forecast_date, predicted_revenue, lower, upper FROM analytics.sales_forecast "
+        "WHERE product_id IS NULL AND forecast_date BETWEEN '2026-09-28' AND '2026-10-11' ORDER BY forecast_date",
+    )
+    assert forecast["forecast_date"].tolist() == [date(2026, 10, 5 + offset) for offset in range(7)]
+    sheet = [(day.date(), *rest) for day, *rest in workbook["Forecast"].iter_rows(min_row=2, values_only=True)]
+    assert sheet == list(forecast.itertuples(index=False, name=None))
+    assert "The dashed line shows its days from Mon 5 Oct to Sun 11 Oct" in words
+    assert "has not run" not in words and "detection covers" not in words  # every day of the week was checked
+
+
+def test_a_report_before_any_forecast_or_alert_run_says_so(tmp_path):
+    """A fresh SQLite warehouse with the KPI tables only: the report still renders and says what is missing."""
+    resources = demo_resources(f"sqlite:///{tmp_path / 'warehouse.db'}", tmp_path / "frames")
+    instance = dg.DagsterInstance.ephemeral()
+    materialize_days(resources, instance, KPI_ASSETS, date(2026, 9, 28), LAST_DAY)
+    report = {"resources": resources, "instance": instance}
+    assert materialize_reports(report, tmp_path, weekly_sales_report, partition_key=WEEK_40).success
+    words = pdf_words(tmp_path / "weekly" / "sales-report_2026-W40.pdf")
+    assert "No forecast yet: one is made after each day's sales are loaded." in words
+    assert "Anomaly detection has not run for this week yet (materialize sales_anomalies for its days)." in words
+    assert "The stock check has not run for this week yet (materialize stock_alerts for its days)." in words
+    workbook = load_workbook(tmp_path / "weekly" / "sales-report_2026-W40.xlsx")
+    assert workbook["Forecast"]["A2"].value.startswith("No forecast yet")
+    assert workbook["Anomalies"]["A2"].value.startswith("Anomaly detection has not run")
+    assert workbook["Stock"]["A2"].value.startswith("The stock check has not run")
+
+
+def test_reports_depend_on_the_ml_tables_in_the_lineage():
+    for report in (weekly_sales_report, monthly_sales_report):
+        for key in report.keys:
+            parents = report.asset_deps[key]
+            assert {"sales_anomalies", "stock_alerts", "sales_forecast", "sales_forecast_summary"} <= {
+                parent.to_user_string() for parent in parents
+            }
+        for daily_table in ("sales_anomalies", "stock_alerts"):
+            assert report.get_partition_mapping(dg.AssetKey(daily_table)) == THE_PERIOD
+
+
 def test_a_week_without_sales_renders_a_clear_report(warehouse, tmp_path):
     result = materialize_reports(warehouse, tmp_path, weekly_sales_report, partition_key="2026-08-31")
     assert result.success
@@ -202,6 +297,7 @@ def test_monthly_report_of_a_partly_loaded_month_says_so(warehouse, tmp_path):
     text = "\n".join(page.extract_text() for page in PdfReader(tmp_path / "monthly" / "sales-report_2026-09.pdf").pages)
     assert "September 2026" in text
     assert "10 of the 30 days" in text
+    assert "Anomaly detection covers 10 of the 30 days of this month" in " ".join(text.split())
     totals = warehouse_rows(
         warehouse["url"],
         "SELECT SUM(revenue) AS revenue FROM analytics.daily_sales_kpis WHERE sale_date < '2026-10-01'",

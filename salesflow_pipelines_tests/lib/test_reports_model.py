@@ -134,7 +134,34 @@ def test_report_keeps_only_its_period_and_reports_medium_and_high_anomalies_high
     assert report.notes == [
         "KPI data covers 1 of the 7 days of this week; materialize the missing days for complete totals."
     ]
-    assert report.forecast is None and report.stock_alerts is None
+    assert report.forecast is None and report.stock_alerts.empty
+    assert report.placeholders == {
+        "forecast": "No forecast yet: one is made after each day's sales are loaded.",
+        "anomalies": "No MEDIUM or HIGH anomalies in this week.",
+        "stock_alerts": "No LOW or OUT stock alerts in this week.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("checked", "section", "note"),
+    [
+        (0, "Anomaly detection has not run for this week yet (materialize sales_anomalies for its days).", None),
+        (
+            5,
+            "No MEDIUM or HIGH anomalies on the 5 days of this week checked so far.",
+            "Anomaly detection covers 5 of the 7 days of this week; materialize sales_anomalies for the missing days.",
+        ),
+        (7, "No MEDIUM or HIGH anomalies in this week.", None),
+    ],
+    ids=["never-run", "partly-run", "all-days"],
+)
+def test_an_empty_anomaly_section_says_whether_the_days_were_checked(checked, section, note):
+    daily = daily_rows(*((f"2026-11-{day}", 10.0, 1, 1.0, 1, 0.0) for day in range(16, 23)))
+    report = build_report(
+        WEEK, daily_sales_kpis=daily, days_checked={"sales_anomalies": checked, "stock_alerts": 7}, **TABLES
+    )
+    assert report.placeholders["anomalies"] == section
+    assert report.notes == ([note] if note else [])
 
 
 def test_forecast_shows_the_all_products_rows_of_the_period_and_the_next():
@@ -166,22 +193,40 @@ def test_forecast_shows_the_all_products_rows_of_the_period_and_the_next():
         date(2026, 11, 20) + pd.Timedelta(days=offset) for offset in range(10)
     ]  # 20 Nov to 29 Nov: this week and the next
     assert (report.forecast.model, report.forecast.trend, report.forecast.backtest_mape) == ("ets", "UP", 12.5)
+    assert (report.forecast.total, report.forecast.horizon_days) == (2000.0, 20)
     old_week = ReportPeriod.from_partition_key("weekly", "2026-10-05")
-    assert build_report(old_week, daily_sales_kpis=daily, sales_forecast=forecast, **TABLES).forecast is None
+    old = build_report(old_week, daily_sales_kpis=daily, sales_forecast=forecast, **TABLES)
+    assert old.forecast is None
+    assert old.placeholders["forecast"] == (
+        "No forecast for these days: the latest forecast covers 20 Nov 2026 to 9 Dec 2026."
+    )
 
 
-def test_stock_alerts_keep_each_products_latest_alert_out_first():
+def test_a_forecast_made_weeks_after_the_month_is_not_shown_with_it():
+    days = pd.date_range("2026-11-23", periods=14)
+    forecast = pd.DataFrame({"forecast_date": days, "product_id": pd.array([None] * 14, dtype="Int64")}).assign(
+        predicted_revenue=100.0, lower=80.0, upper=120.0, model="linear", generated_at=pd.Timestamp("2026-11-23")
+    )
+    october = ReportPeriod.from_partition_key("monthly", "2026-10-01")
+    assert build_report(october, daily_sales_kpis=daily_rows(), sales_forecast=forecast, **TABLES).forecast is None
+    november = ReportPeriod.from_partition_key("monthly", "2026-11-01")
+    shown = build_report(november, daily_sales_kpis=daily_rows(), sales_forecast=forecast, **TABLES).forecast
+    assert len(shown.days) == 14  # the month the forecast starts in shows all of it
+
+
+def test_stock_alerts_keep_each_products_latest_alert_the_most_recent_first():
     alerts = pd.DataFrame(
         {
-            "alert_date": pd.to_datetime(["2026-11-16", "2026-11-18", "2026-11-17", "2026-11-25"]),
-            "product_id": [1, 1, 2, 3],
-            "sku": ["A", "A", "B", "C"],
-            "name": ["a", "a", "b", "c"],
-            "stock_quantity": [3, 0, 2, 0],
-            "days_of_cover": [1.0, 0.0, 0.5, 0.0],
-            "status": ["LOW", "OUT", "LOW", "OUT"],
+            "snapshot_date": pd.to_datetime(["2026-11-16", "2026-11-18", "2026-11-17", "2026-11-18", "2026-11-25"]),
+            "product_id": [1, 1, 2, 4, 3],
+            "sku": ["A", "A", "B", "D", "C"],
+            "name": ["a", "a", "b", "d", "c"],
+            "status": ["LOW", "OUT", "LOW", "LOW", "OUT"],
+            "stock_quantity": [3, 0, 2, 1, 0],
+            "reorder_level": 5,
+            "days_of_cover": [1.0, 0.0, 0.5, 0.2, 0.0],
         }
     )
     report = build_report(WEEK, daily_sales_kpis=daily_rows(), stock_alerts=alerts, **TABLES)
-    assert report.stock_alerts[["product_id", "status"]].values.tolist() == [[1, "OUT"], [2, "LOW"]]
+    assert report.stock_alerts[["product_id", "status"]].values.tolist() == [[1, "OUT"], [4, "LOW"], [2, "LOW"]]
     assert not report.has_sales

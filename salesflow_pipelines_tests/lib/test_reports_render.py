@@ -52,7 +52,7 @@ def anomalies(count: int) -> pd.DataFrame:
             "expected": 900.0,
             "z_score": 4.2,
             "severity": ["HIGH", "MEDIUM"] * (count // 2) + ["HIGH"] * (count % 2),
-            "label": "Revenue spike",
+            "label": "HIGH_SPIKE",
             "explanation": LONG_EXPLANATION,
             "detected_at": pd.Timestamp("2026-11-19"),
         }
@@ -68,23 +68,43 @@ def forecast() -> pd.DataFrame:
             "predicted_revenue": 3000.0,
             "lower": 2400.0,
             "upper": 3600.0,
-            "model": "holt-winters",
+            "model": "gradient_boosting",
             "generated_at": pd.Timestamp("2026-11-23 01:30"),
         }
     )
 
 
-def stock_alerts() -> pd.DataFrame:
+def forecast_summary() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "alert_date": pd.to_datetime(["2026-11-20", "2026-11-22"]),
+            "generated_at": [pd.Timestamp("2026-11-23 01:30")],
+            "horizon_days": [14],
+            "trend": ["upward"],
+            "total": [42000.0],
+            "model": ["gradient_boosting"],
+            "backtest_mape": [12.34],
+        }
+    )
+
+
+def stock_alerts() -> pd.DataFrame:
+    """Rows shaped like the `stock_alerts` table."""
+    return pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(["2026-11-20", "2026-11-22"]),
             "product_id": [3, 5],
             "sku": ["SKU-0003", "SKU-0005"],
             "name": ["Basmati Rice 5kg", "Dish Soap 750ml"],
-            "stock_quantity": [0, 4],
-            "low_stock_threshold": [5, 10],
-            "days_of_cover": [0.0, 1.5],
+            "category": ["Grocery", "Household"],
             "status": ["OUT", "LOW"],
+            "stock_quantity": [0, 4],
+            "reorder_level": [5, 10],
+            "avg_daily_units": [3.5, 2.0],
+            "days_of_cover": [0.0, 2.0],
+            "suggested_reorder_qty": [40, 26],
+            "lead_time_days": 7,
+            "safety_stock_days": 3,
+            "stock_value": [0.0, 18.4],
         }
     )
 
@@ -98,7 +118,13 @@ def pdf_text(content: bytes) -> list[str]:
 
 
 def test_pdf_holds_title_totals_sections_and_page_numbers(tables):
-    report = week_report(tables, sales_anomalies=anomalies(1), sales_forecast=forecast(), stock_alerts=stock_alerts())
+    report = week_report(
+        tables,
+        sales_anomalies=anomalies(1),
+        sales_forecast=forecast(),
+        sales_forecast_summary=forecast_summary(),
+        stock_alerts=stock_alerts(),
+    )
     rendered = pdf.render_pdf(report)
     pages = pdf_text(rendered.content)
     assert rendered.pages == len(pages)
@@ -115,9 +141,15 @@ def test_pdf_holds_title_totals_sections_and_page_numbers(tables):
     ):
         assert heading in text, heading
     assert "Data quality:" in text and f"{len(report.rejects):,} sale lines rejected" in text
-    assert "Forecast of 7 days by the holt-winters model generated 2026-11-23 01:30" in text
+    words = " ".join(text.split())
+    assert (
+        "Forecast made 2026-11-23 01:30 by the gradient_boosting model: $42,000.00 over its 14 days, "
+        "trend upward, backtest error (MAPE) 12.3%. The dashed line shows its days from Mon 23 Nov to Sun 29 Nov"
+    ) in words
     assert "Stock alerts (LOW and OUT)" in text and "Basmati Rice 5kg" in text
-    assert "<Espresso Beans 1kg>" in " ".join(text.split())  # markup characters are escaped, not parsed
+    assert "Sun 22 Nov LOW SKU-0005 Dish Soap 750ml 4 10 2.0 26" in words  # the latest alert first
+    assert "7 days of lead time plus 3 days of safety stock" in words
+    assert "<Espresso Beans 1kg>" in words  # markup characters are escaped, not parsed
     for number, page in enumerate(pages, start=1):
         assert f"Page {number} of {len(pages)}" in page
 
@@ -133,18 +165,33 @@ def test_every_table_and_chart_fits_the_page_width(tables):
         assert width <= pdf.CONTENT_WIDTH + 0.01
 
 
-def test_a_long_anomaly_table_repeats_its_header_on_every_page(tables):
-    pages = pdf_text(pdf.render_pdf(week_report(tables, sales_anomalies=anomalies(40))).content)
-    with_anomalies = [page for page in pages if "Revenue spike" in page]
+def test_a_long_anomaly_table_repeats_its_header_on_every_page_and_stops_at_40_rows(tables):
+    pages = pdf_text(pdf.render_pdf(week_report(tables, sales_anomalies=anomalies(45))).content)
+    with_anomalies = [page for page in pages if "High spike" in page]
     assert len(with_anomalies) >= 2
     assert all("What happened" in page for page in with_anomalies)
+    assert sum(page.count("High spike") for page in pages) == pdf.MAX_PDF_ANOMALIES
+    assert "… and 5 more (5 MEDIUM) in the workbook's Anomalies sheet." in " ".join(" ".join(pages).split())
+
+
+def test_a_whole_shop_anomaly_stands_for_the_products_and_regions_that_moved_with_it(tables):
+    shop = anomalies(1).assign(
+        anomaly_id="shop", scope="total", scope_key="all", explanation="Revenue in the whole shop was high"
+    )
+    region = anomalies(1).assign(anomaly_id="north", scope="region", scope_key="North", explanation="North was high")
+    medium_product = anomalies(2).iloc[[1]].assign(anomaly_id="p7", explanation="Product 7 was high")
+    report = week_report(tables, sales_anomalies=pd.concat([medium_product, region, shop]))
+    words = " ".join("\n".join(pdf_text(pdf.render_pdf(report).content)).split())
+    assert "Revenue in the whole shop was high; 2 region and product anomalies of the same kind" in words
+    assert "North was high" not in words and "Product 7 was high" not in words
+    assert report.anomalies["anomaly_id"].tolist() == ["shop", "north", "p7"]  # the workbook keeps all
 
 
 def test_a_period_without_sales_renders_a_clear_pdf_and_workbook(tables):
     nothing = {name: frame.iloc[0:0] for name, frame in tables.items()}
     report = build_report(WEEK, sales_anomalies=anomalies(0), **nothing)
     text = "\n".join(pdf_text(pdf.render_pdf(report).content))
-    assert "No sales in this period" in text and "No anomalies in this period" in text
+    assert "No sales in this period" in text and "No MEDIUM or HIGH anomalies in this week." in text
     workbook = load_workbook(io.BytesIO(render_xlsx(report).content))
     assert workbook["Summary"]["A3"].value == "No sales in this period."
     assert workbook["Summary"]._charts == []
@@ -173,5 +220,25 @@ def test_workbook_sheets_typed_cells_headers_filters_and_charts(tables):
     longest = max(len(str(cell.value)) for cell in products["C"])
     assert products.column_dimensions["C"].width >= longest
     assert workbook["Anomalies"].max_row == 3 and workbook["Anomalies"]["J2"].value == LONG_EXPLANATION
-    assert workbook["Forecast"]["A2"].value == "No forecast available."
-    assert workbook["Stock"]["A2"].value == "No stock alert data available."
+    assert workbook["Forecast"]["A2"].value == "No forecast yet: one is made after each day's sales are loaded."
+    assert workbook["Stock"]["A2"].value == "No LOW or OUT stock alerts in this week."
+
+
+def test_workbook_forecast_and_stock_sheets_hold_the_rows(tables):
+    report = week_report(
+        tables, sales_forecast=forecast(), sales_forecast_summary=forecast_summary(), stock_alerts=stock_alerts()
+    )
+    workbook = load_workbook(io.BytesIO(render_xlsx(report).content))
+    forecast_rows = list(workbook["Forecast"].iter_rows(min_row=2, values_only=True))
+    assert [(day.date(), predicted, lower, upper) for day, predicted, lower, upper in forecast_rows] == [
+        (date(2026, 11, 23) + pd.Timedelta(days=offset), 3000.0, 2400.0, 3600.0) for offset in range(7)
+    ]
+    stock = workbook["Stock"]
+    assert [cell.value for cell in stock[1]][6:9] == ["In stock", "Reorder level", "Avg daily units"]
+    assert [row[1:5] + row[6:8] + row[9:11] for row in stock.iter_rows(min_row=2, values_only=True)] == [
+        ("LOW", 5, "SKU-0005", "Dish Soap 750ml", 4, 10, 2.0, 26),
+        ("OUT", 3, "SKU-0003", "Basmati Rice 5kg", 0, 5, 0.0, 40),
+    ]
+    summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(min_row=1, values_only=True) if row[0]}
+    assert summary["Forecast total, next 14 days"] == 42000.0 and summary["Forecast trend"] == "upward"
+    assert summary["Products LOW or OUT"] == 2

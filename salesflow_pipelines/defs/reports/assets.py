@@ -17,7 +17,7 @@ from salesflow_pipelines.defs.partitions import DEFAULT_START_DATE, daily_partit
 from salesflow_pipelines.defs.resources import ReportStore
 from salesflow_pipelines.lib.reports import files
 from salesflow_pipelines.lib.reports.excel import render_xlsx
-from salesflow_pipelines.lib.reports.model import SalesReport, build_report
+from salesflow_pipelines.lib.reports.model import CHECKED_TABLES, SalesReport, build_report
 from salesflow_pipelines.lib.reports.pdf import render_pdf
 from salesflow_pipelines.lib.reports.periods import PeriodKind, ReportPeriod
 
@@ -35,14 +35,18 @@ PARTITIONS: dict[PeriodKind, dg.TimeWindowPartitionsDefinition] = {
 THE_PERIOD = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
 WITH_PREVIOUS_PERIOD = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
 # Warehouse tables the report reads, by the name `build_report` takes them under, with the mapping
-# from a week or month to the upstream's partitions (None for an unpartitioned table). A table left
-# out renders as "not available" (forecast, anomalies, stock alerts).
+# from a week or month to the upstream's partitions (None: the forecast is unpartitioned, replaced
+# whole by each run; the report keeps the rows dated in the period or the next one).
 PERIOD_INPUTS: dict[str, dg.PartitionMapping | None] = {
     "daily_sales_kpis": WITH_PREVIOUS_PERIOD,
     "product_daily_sales": THE_PERIOD,
     "region_daily_sales": THE_PERIOD,
     "category_daily_sales": THE_PERIOD,
     "sales_rejects": THE_PERIOD,
+    "sales_anomalies": THE_PERIOD,
+    "stock_alerts": THE_PERIOD,
+    "sales_forecast": None,
+    "sales_forecast_summary": None,
 }
 FORMATS = {"pdf": "sales_report_pdf", "xlsx": "sales_report_xlsx"}
 
@@ -58,8 +62,9 @@ def report_specs(kind: PeriodKind) -> list[dg.AssetSpec]:
     descriptions = {
         "pdf": (
             f"The printable sales report of each {noun}: KPI summary with the change against the previous "
-            "period, daily revenue with the forecast, top products, regions, categories, MEDIUM/HIGH anomalies, "
-            f"stock alerts and rejected lines. One file per period, e.g. `{kind}/{example.file_name('pdf')}`."
+            "period, daily revenue with the latest forecast and its 80% interval, top products, regions, "
+            "categories, MEDIUM/HIGH anomalies with their explanation, LOW/OUT stock alerts with a suggested "
+            f"reorder, and rejected lines. One file per period, e.g. `{kind}/{example.file_name('pdf')}`."
         ),
         "xlsx": (
             f"The sales workbook of each {noun}: sheets Summary (with charts), Daily, Products, Regions, "
@@ -94,7 +99,13 @@ def build_report_assets(kind: PeriodKind) -> dg.AssetsDefinition:
         generated_at = datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
         for partition_key in context.partition_keys:
             period = ReportPeriod.from_partition_key(kind, partition_key)
-            report = build_report(period, **tables, generated_at=generated_at, currency=report_store.currency)
+            report = build_report(
+                period,
+                **tables,
+                days_checked=days_checked(context.instance, period),
+                generated_at=generated_at,
+                currency=report_store.currency,
+            )
             for extension in FORMATS:
                 key = report_key(kind, extension)
                 if key in context.selected_asset_keys:
@@ -105,6 +116,17 @@ def build_report_assets(kind: PeriodKind) -> dg.AssetsDefinition:
             yield dg.MaterializeResult(asset_key=key)
 
     return sales_report
+
+
+def days_checked(instance: dg.DagsterInstance, period: ReportPeriod) -> dict[str, int]:
+    """How many of the period's days each daily ML table (anomalies, stock alerts) was materialized
+    for: an empty section then says "not run yet" rather than "none found"."""
+    days = [day.isoformat() for day in period.days]
+    counts = {}
+    for table in CHECKED_TABLES:
+        status = instance.get_status_by_partition(dg.AssetKey(table), days, daily_partitions) or {}
+        counts[table] = sum(value == dg.AssetPartitionStatus.MATERIALIZED for value in status.values())
+    return counts
 
 
 def write_report(report: SalesReport, extension: str, report_store: ReportStore) -> dict:

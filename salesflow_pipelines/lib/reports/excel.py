@@ -60,21 +60,9 @@ def render_xlsx(report: SalesReport) -> RenderedWorkbook:
         sheets["Categories"], report.categories, CATEGORY_COLUMNS, money, "No sales in this period."
     )
     forecast = report.forecast.days if report.forecast is not None else None
-    write_table(sheets["Forecast"], forecast, FORECAST_COLUMNS, money, "No forecast available.")
-    write_table(
-        sheets["Anomalies"],
-        report.anomalies,
-        ANOMALY_COLUMNS,
-        money,
-        "No anomaly data available." if report.anomalies is None else "No anomalies in this period.",
-    )
-    write_table(
-        sheets["Stock"],
-        report.stock_alerts,
-        stock_columns(report.stock_alerts),
-        money,
-        "No stock alert data available." if report.stock_alerts is None else "No stock alerts in this period.",
-    )
+    write_table(sheets["Forecast"], forecast, FORECAST_COLUMNS, money, report.placeholders["forecast"])
+    write_table(sheets["Anomalies"], report.anomalies, ANOMALY_COLUMNS, money, report.placeholders["anomalies"])
+    write_table(sheets["Stock"], report.stock_alerts, STOCK_COLUMNS, money, report.placeholders["stock_alerts"])
     write_table(sheets["Rejects"], report.rejects, REJECT_COLUMNS, money, "No rejected sale lines in this period.")
     write_summary(sheets["Summary"], report, money)
     if report.has_sales:
@@ -136,6 +124,9 @@ def write_summary(sheet: Worksheet, report: SalesReport, money: str) -> None:
         ("Days in period", period.day_count, INTEGER_FORMAT),
         ("Rejected sale lines", len(report.rejects), INTEGER_FORMAT),
         *((f"  rejected: {reason}", int(count), INTEGER_FORMAT) for reason, count in report.rejects_by_reason.items()),
+        ("MEDIUM / HIGH anomalies", len(report.anomalies), INTEGER_FORMAT),
+        ("Products LOW or OUT", len(report.stock_alerts), INTEGER_FORMAT),
+        *forecast_facts(report, money),
         ("Generated at", report.generated_at.replace(tzinfo=None), DATETIME_FORMAT),
     ]
     for offset, (label, value, number_format) in enumerate(facts):
@@ -147,6 +138,18 @@ def write_summary(sheet: Worksheet, report: SalesReport, money: str) -> None:
     sheet.column_dimensions["A"].width = 26
     for letter in "BCD":
         sheet.column_dimensions[letter].width = 18
+
+
+def forecast_facts(report: SalesReport, money: str) -> list[tuple[str, object, str]]:
+    """The forecast's total over its horizon, trend and model for the Summary, or why there is none."""
+    forecast = report.forecast
+    if forecast is None:
+        return [("Forecast", report.placeholders["forecast"], "General")]
+    return [
+        (f"Forecast total, next {forecast.horizon_days} days", forecast.total, money),
+        ("Forecast trend", forecast.trend, "General"),
+        ("Forecast model", forecast.model, "General"),
+    ]
 
 
 def add_summary_charts(sheets: dict[str, Worksheet], days: int, products: int, regions: int, categories: int) -> None:
@@ -312,21 +315,17 @@ REJECT_COLUMNS = _columns(
     ("Reason", "text", "reason"),
     ("Detail", "text", "detail"),
 )
-STOCK_COLUMN_SPECS = (
-    ("Last alert", "date", "alert_date"),
+STOCK_COLUMNS = _columns(
+    ("Last alert", "date", "snapshot_date"),
     ("Status", "text", "status"),
     ("Product ID", "integer", "product_id"),
     ("SKU", "text", "sku"),
     ("Product", "text", "name"),
     ("Category", "text", "category"),
     ("In stock", "integer", "stock_quantity"),
-    ("Threshold", "integer", "low_stock_threshold"),
+    ("Reorder level", "integer", "reorder_level"),
+    ("Avg daily units", "number", "avg_daily_units"),
     ("Days of cover", "number", "days_of_cover"),
+    ("Suggested reorder", "integer", "suggested_reorder_qty"),
     ("Stock value", "money", "stock_value"),
 )
-
-
-def stock_columns(alerts: pd.DataFrame | None) -> tuple[Column, ...]:
-    """The stock alert columns the table has (issue-3 tables may carry a subset)."""
-    present = set(alerts.columns) if alerts is not None else {name for _, _, name in STOCK_COLUMN_SPECS}
-    return _columns(*(spec for spec in STOCK_COLUMN_SPECS if spec[2] in present))

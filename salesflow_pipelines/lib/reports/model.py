@@ -2,23 +2,34 @@
 
 `build_report` takes the tables as frames (any window; it keeps what belongs to the period)
 and returns a `SalesReport` that both renderers draw from, so the PDF and the workbook always
-show the same numbers. A table that is not available (None) renders as "not available"; an
-available table without rows for the period renders as "none in this period".
+show the same numbers. A section without rows says why (`SalesReport.placeholders`): no
+forecast made yet, anomaly detection or the stock check not run for the period yet (from
+`days_checked`, the days of the period each daily ML table was materialized for), or nothing
+found on the days checked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
+from salesflow_pipelines.lib.anomalies import HIGH, MEDIUM, PRODUCT, REGION, TOTAL
 from salesflow_pipelines.lib.reports.periods import ReportPeriod
+from salesflow_pipelines.lib.tables import TABLES
 
 TOP_PRODUCTS = 10
-REPORTED_SEVERITIES = ("HIGH", "MEDIUM")
-ALERT_STATUSES = ("OUT", "LOW")
+SEVERITY_RANK = {HIGH: 0, MEDIUM: 1}  # the severities a report lists, most severe first
+SCOPE_RANK = {TOTAL: 0, REGION: 1, PRODUCT: 2}  # the whole shop first
+FORECAST_MAX_GAP_DAYS = 7
+# The daily ML tables whose coverage a report states: who checks the days, and what it finds.
+CHECKED_TABLES = {
+    "sales_anomalies": ("Anomaly detection", "MEDIUM or HIGH anomalies"),
+    "stock_alerts": ("The stock check", "LOW or OUT stock alerts"),
+}
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
@@ -49,7 +60,8 @@ class ForecastView:
     model: str | None
     generated_at: datetime | None
     trend: str | None = None
-    total: float | None = None
+    total: float | None = None  # over the whole horizon, not only the days shown
+    horizon_days: int | None = None
     backtest_mape: float | None = None
 
 
@@ -65,8 +77,10 @@ class SalesReport:
     categories: pd.DataFrame
     rejects: pd.DataFrame  # sales_rejects rows of the period
     forecast: ForecastView | None  # None: no forecast covers the chart's days
-    anomalies: pd.DataFrame | None  # None: the anomaly table is not available
-    stock_alerts: pd.DataFrame | None  # None: no stock alerts table available
+    anomalies: pd.DataFrame  # MEDIUM and HIGH rows of sales_anomalies in the period
+    stock_alerts: pd.DataFrame  # each product's latest stock_alerts row in the period
+    # What the forecast, anomalies and stock_alerts sections say in place of rows.
+    placeholders: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -116,18 +130,16 @@ def build_report(
     sales_forecast_summary: pd.DataFrame | None = None,
     sales_anomalies: pd.DataFrame | None = None,
     stock_alerts: pd.DataFrame | None = None,
+    days_checked: Mapping[str, int] | None = None,
     generated_at: datetime | None = None,
     currency: str = "USD",
 ) -> SalesReport:
-    """The report of `period` from the contract's tables (frames may hold more days)."""
+    """The report of `period` from the contract's tables (frames may hold more days; a table that
+    is None counts as empty). `days_checked` maps `sales_anomalies` and `stock_alerts` to the
+    number of the period's days they were materialized for; a table left out counts as complete."""
     daily = _in_period(daily_sales_kpis, "sale_date", period).sort_values("sale_date").reset_index(drop=True)
     previous = _in_period(daily_sales_kpis, "sale_date", period.previous())
-    notes = []
-    if len(daily) < period.day_count:
-        notes.append(
-            f"KPI data covers {len(daily)} of the {period.day_count} days of this {period.noun}; "
-            "materialize the missing days for complete totals."
-        )
+    checked = {name: (days_checked or {}).get(name, period.day_count) for name in CHECKED_TABLES}
     return SalesReport(
         period=period,
         generated_at=generated_at or datetime.now(),
@@ -141,8 +153,27 @@ def build_report(
         forecast=forecast_view(sales_forecast, sales_forecast_summary, period),
         anomalies=reported_anomalies(sales_anomalies, period),
         stock_alerts=period_stock_alerts(stock_alerts, period),
-        notes=notes,
+        placeholders={
+            "forecast": no_forecast_text(sales_forecast),
+            "anomalies": nothing_found_text("sales_anomalies", checked["sales_anomalies"], period),
+            "stock_alerts": nothing_found_text("stock_alerts", checked["stock_alerts"], period),
+        },
+        notes=coverage_notes(period, len(daily), checked),
     )
+
+
+def coverage_notes(period: ReportPeriod, kpi_days: int, checked: Mapping[str, int]) -> list[str]:
+    """A note for each table that covers only part of the period: the KPIs, then the daily ML tables."""
+    of_period = f"of the {period.day_count} days of this {period.noun}"
+    notes = []
+    if kpi_days < period.day_count:
+        notes.append(f"KPI data covers {kpi_days} {of_period}; materialize the missing days for complete totals.")
+    notes += [
+        f"{checker} covers {checked[table]} {of_period}; materialize {table} for the missing days."
+        for table, (checker, _) in CHECKED_TABLES.items()
+        if 0 < checked[table] < period.day_count
+    ]
+    return notes
 
 
 def summary_kpis(daily: pd.DataFrame, previous: pd.DataFrame, customer_note: str = "period") -> list[Kpi]:
@@ -216,57 +247,98 @@ def category_totals(category_daily: pd.DataFrame) -> pd.DataFrame:
 def forecast_view(
     forecast: pd.DataFrame | None, summary: pd.DataFrame | None, period: ReportPeriod
 ) -> ForecastView | None:
-    """The all-products forecast rows dated in the period or the next one, or None."""
-    if forecast is None or forecast.empty:
-        return None
-    total = forecast[forecast["product_id"].isna()]
+    """The all-products forecast rows dated in the period or the next one, or None when there are
+    none or they start more than `FORECAST_MAX_GAP_DAYS` after the period (a forecast made weeks
+    later says nothing about the days that followed the period)."""
     window = ReportPeriod(period.kind, period.start, period.next().end)
-    days = _in_period(total, "forecast_date", window).sort_values("forecast_date")
-    if days.empty:
+    days = _in_period(_all_products(forecast), "forecast_date", window).sort_values("forecast_date")
+    if days.empty or days["forecast_date"].min() > pd.Timestamp(period.end + timedelta(days=FORECAST_MAX_GAP_DAYS)):
         return None
+    latest = summary.sort_values("generated_at").iloc[-1] if summary is not None and len(summary) else {}
     generated_at = pd.to_datetime(days["generated_at"]).max()
-    view = ForecastView(
+    return ForecastView(
         days=days[["forecast_date", "predicted_revenue", "lower", "upper"]].reset_index(drop=True),
         model=_text(days["model"].iloc[-1]),
         generated_at=None if pd.isna(generated_at) else generated_at.to_pydatetime(),
-    )
-    if summary is None or summary.empty:
-        return view
-    latest = summary.sort_values("generated_at").iloc[-1]
-    return ForecastView(
-        days=view.days,
-        model=view.model,
-        generated_at=view.generated_at,
         trend=_text(latest.get("trend")),
         total=_number(latest.get("total")),
+        horizon_days=_whole(latest.get("horizon_days")),
         backtest_mape=_number(latest.get("backtest_mape")),
     )
 
 
-def reported_anomalies(anomalies: pd.DataFrame | None, period: ReportPeriod) -> pd.DataFrame | None:
-    """MEDIUM and HIGH anomalies of the period, HIGH first, then by day."""
-    if anomalies is None:
-        return None
-    found = _in_period(anomalies, "sale_date", period)
-    found = found[found["severity"].astype("string").str.upper().isin(REPORTED_SEVERITIES)]
-    order = found["severity"].astype("string").str.upper().map({"HIGH": 0, "MEDIUM": 1})
-    return found.assign(_order=order).sort_values(["_order", "sale_date"]).drop(columns="_order").reset_index(drop=True)
+def no_forecast_text(forecast: pd.DataFrame | None) -> str:
+    """Why the report shows no forecast: none made yet, or the latest covers other days."""
+    days = pd.to_datetime(_all_products(forecast)["forecast_date"])
+    if days.empty:
+        return "No forecast yet: one is made after each day's sales are loaded."
+    first, last = days.min(), days.max()
+    return (
+        f"No forecast for these days: the latest forecast covers {first.day} {first:%b %Y} to {last.day} {last:%b %Y}."
+    )
 
 
-def period_stock_alerts(alerts: pd.DataFrame | None, period: ReportPeriod) -> pd.DataFrame | None:
-    """The latest LOW / OUT alert of each product during the period, OUT first."""
-    if alerts is None:
-        return None
-    date_column = _first_present(alerts, ("alert_date", "snapshot_date", "sale_date"))
-    found = _in_period(alerts, date_column, period)
-    if "status" in found:
-        found = found[found["status"].astype("string").str.upper().isin(ALERT_STATUSES)]
-    latest = found.sort_values(date_column).groupby("product_id", as_index=False).last()
-    latest = latest.rename(columns={date_column: "alert_date"})
-    urgency = latest["status"].astype("string").str.upper().map({"OUT": 0, "LOW": 1}) if "status" in latest else 0
-    cover = latest.get("days_of_cover", 0)
-    ordered = latest.assign(_urgency=urgency, _cover=cover).sort_values(["_urgency", "_cover", "product_id"])
-    return ordered.drop(columns=["_urgency", "_cover"]).reset_index(drop=True)
+def nothing_found_text(table: str, checked: int, period: ReportPeriod) -> str:
+    """What the section of a daily ML table says when the period has no rows in it."""
+    checker, findings = CHECKED_TABLES[table]
+    if checked == 0:
+        return f"{checker} has not run for this {period.noun} yet (materialize {table} for its days)."
+    if checked < period.day_count:
+        return f"No {findings} on the {checked} days of this {period.noun} checked so far."
+    return f"No {findings} in this {period.noun}."
+
+
+def reported_anomalies(anomalies: pd.DataFrame | None, period: ReportPeriod) -> pd.DataFrame:
+    """MEDIUM and HIGH anomalies of the period: HIGH first, then by day; within a day the whole
+    shop, then regions, then products, the largest |z| first."""
+    found = _in_period(_or_empty(anomalies, "sales_anomalies"), "sale_date", period)
+    rank = found["severity"].astype("string").str.upper().map(SEVERITY_RANK)
+    found = found.assign(
+        _rank=rank,
+        _scope=found["scope"].map(SCOPE_RANK),
+        _size=-pd.to_numeric(found["z_score"]).abs(),
+    )[rank.notna()]
+    ordered = found.sort_values(["_rank", "sale_date", "_scope", "_size"], na_position="last")
+    return ordered.drop(columns=["_rank", "_scope", "_size"]).reset_index(drop=True)
+
+
+def folded_into_shop(anomalies: pd.DataFrame) -> pd.DataFrame:
+    """The anomalies a printed report lists: on a day when the whole shop has an anomaly, the
+    region and product anomalies of the same label and no higher severity are part of it (a busy
+    day lifts every product) and only counted, in the shop row's `folded` column."""
+    shop = anomalies.loc[anomalies["scope"] == TOTAL, ["sale_date", "label", "severity"]]
+    led = anomalies.merge(shop, on=["sale_date", "label"], how="left", suffixes=("", "_shop"))
+    severity_rank, shop_rank = (led[column].map(SEVERITY_RANK) for column in ("severity", "severity_shop"))
+    folded = (led["scope"] != TOTAL) & (shop_rank <= severity_rank)
+    counts = led[folded].groupby(["sale_date", "label"]).size().rename("folded")
+    kept = led[~folded].drop(columns="severity_shop").join(counts, on=["sale_date", "label"])
+    kept["folded"] = kept["folded"].where(kept["scope"] == TOTAL).fillna(0).astype(int)
+    return kept.reset_index(drop=True)
+
+
+def period_stock_alerts(alerts: pd.DataFrame | None, period: ReportPeriod) -> pd.DataFrame:
+    """Each product's latest LOW / OUT alert of the period (all its columns): the most recent first
+    (still short at the period's end), then OUT before LOW, then the fewest days of cover."""
+    found = _in_period(_or_empty(alerts, "stock_alerts"), "snapshot_date", period)
+    latest = found.sort_values(["product_id", "snapshot_date"]).drop_duplicates("product_id", keep="last")
+    urgency = latest["status"].astype("string").map({"OUT": 0, "LOW": 1})
+    ordered = latest.assign(_urgency=urgency).sort_values(
+        ["snapshot_date", "_urgency", "days_of_cover", "product_id"], ascending=[False, True, True, True]
+    )
+    return ordered.drop(columns="_urgency").reset_index(drop=True)
+
+
+def _all_products(forecast: pd.DataFrame | None) -> pd.DataFrame:
+    """The forecast's all-products rows (product_id NULL)."""
+    forecast = _or_empty(forecast, "sales_forecast")
+    return forecast[forecast["product_id"].isna()]
+
+
+def _or_empty(frame: pd.DataFrame | None, table: str) -> pd.DataFrame:
+    """`frame`, or an empty frame with the contract's columns of `table` when it is None."""
+    if frame is not None:
+        return frame
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in TABLES[table].column_names})
 
 
 def _ranked(table: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -281,19 +353,16 @@ def _in_period(frame: pd.DataFrame, column: str, period: ReportPeriod) -> pd.Dat
     return frame[keep].assign(**{column: days[keep]}).reset_index(drop=True)
 
 
-def _first_present(frame: pd.DataFrame, columns: tuple[str, ...]) -> str:
-    for column in columns:
-        if column in frame.columns:
-            return column
-    raise KeyError(f"stock alerts need one of the date columns {columns}, got {list(frame.columns)}")
-
-
 def _text(value) -> str | None:
     return None if value is None or pd.isna(value) else str(value)
 
 
 def _number(value) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
+
+
+def _whole(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
 
 
 def day_label(day: date) -> str:

@@ -24,7 +24,8 @@ from reportlab.platypus import (
 )
 
 from salesflow_pipelines.lib.reports import charts
-from salesflow_pipelines.lib.reports.model import TOP_PRODUCTS, Kpi, SalesReport, day_label
+from salesflow_pipelines.lib.reports.model import TOP_PRODUCTS, Kpi, SalesReport, day_label, folded_into_shop
+from salesflow_pipelines.lib.stock import COVER_WINDOW_DAYS
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 18 * mm
@@ -36,6 +37,7 @@ ZEBRA = colors.HexColor("#F3F6F9")
 RULE = colors.HexColor("#CBD2D9")
 ALARMS = ("HIGH", "OUT")
 SHORT_TABLE_ROWS = 12
+MAX_PDF_ANOMALIES = 40  # a printed report stays readable; the workbook's Anomalies sheet has every one
 
 STYLES = {
     "title": ParagraphStyle("title", fontName="Helvetica-Bold", fontSize=20, leading=24, textColor=charts.INK),
@@ -182,23 +184,24 @@ def revenue_section(report: SalesReport) -> list:
 
 
 def _forecast_note(report: SalesReport) -> str:
+    """Which forecast the chart shows and how far to trust it, or why there is none."""
     forecast = report.forecast
     if forecast is None:
-        return "No forecast available for the days after this period."
-    words = [f"Forecast of {len(forecast.days)} days"]
-    if forecast.model:
-        words.append(f"by the {forecast.model} model")
-    if forecast.generated_at is not None:
-        words.append(f"generated {forecast.generated_at:%Y-%m-%d %H:%M}")
-    text = " ".join(words)
-    extras = []
+        return report.placeholders["forecast"]
+    made = f" made {forecast.generated_at:%Y-%m-%d %H:%M}" if forecast.generated_at is not None else ""
+    model = f" by the {forecast.model} model" if forecast.model else ""
+    facts = []
+    if forecast.total is not None and forecast.horizon_days:
+        facts.append(f"{report.money(forecast.total)} over its {forecast.horizon_days} days")
     if forecast.trend:
-        extras.append(f"trend {forecast.trend.lower()}")
-    if forecast.total is not None:
-        extras.append(f"forecast total {report.money(forecast.total)}")
+        facts.append(f"trend {forecast.trend.lower()}")
     if forecast.backtest_mape is not None:
-        extras.append(f"backtest error (MAPE) {forecast.backtest_mape:.1f}%")
-    return f"{text}{': ' + ', '.join(extras) if extras else ''}. The shaded band is the forecast interval."
+        facts.append(f"backtest error (MAPE) {forecast.backtest_mape:.1f}%")
+    shown = forecast.days["forecast_date"]
+    return (
+        f"Forecast{made}{model}{': ' + ', '.join(facts) if facts else ''}. The dashed line shows its days "
+        f"from {day_label(shown.min())} to {day_label(shown.max())}; the shaded band is its 80% interval."
+    )
 
 
 def daily_table(report: SalesReport) -> Table:
@@ -295,58 +298,69 @@ def breakdown_sections(report: SalesReport) -> list:
 
 
 def anomaly_section(report: SalesReport) -> list:
+    """MEDIUM and HIGH anomalies with their explanation, HIGH first, those a whole-shop anomaly
+    explains folded into it; the workbook's Anomalies sheet lists every one."""
     heading = Paragraph("Anomalies (MEDIUM and HIGH)", STYLES["h2"])
-    anomalies = report.anomalies
-    if anomalies is None or anomalies.empty:
-        return _without_rows(heading, anomalies, "anomaly data", "anomalies")
+    if report.anomalies.empty:
+        return _placeholder(heading, report.placeholders["anomalies"])
+    printed = folded_into_shop(report.anomalies)
+    shown = printed.head(MAX_PDF_ANOMALIES)
     rows = [
-        [
-            day_label(row.sale_date),
-            row.severity,
-            _scope(row.scope, row.scope_key),
-            str(row.metric),
-            _value(report, row.metric, row.value),
-            _value(report, row.metric, row.expected),
-            "" if pd.isna(row.z_score) else f"{row.z_score:+.1f}",
-            _explanation(row.label, row.explanation),
-        ]
-        for row in anomalies.itertuples()
+        [day_label(row.sale_date), row.severity, str(row.label).replace("_", " ").capitalize(), _what_happened(row)]
+        for row in shown.itertuples()
     ]
-    table = data_table(
-        ["Day", "Severity", "Scope", "Metric", "Value", "Expected", "z", "What happened"],
-        rows,
-        [0.115, 0.09, 0.14, 0.09, 0.11, 0.11, 0.06, 0.285],
-        numeric_columns=(4, 5, 6),
-        severity_column=1,
+    table = data_table(["Day", "Severity", "Kind", "What happened"], rows, [0.12, 0.1, 0.13, 0.65], severity_column=1)
+    parts = _section(heading, table, len(rows))
+    rest = printed.iloc[len(shown) :]
+    if len(rest):
+        counts = ", ".join(f"{count} {severity}" for severity, count in rest["severity"].value_counts().items())
+        parts.append(Paragraph(f"… and {len(rest)} more ({counts}) in the workbook's Anomalies sheet.", STYLES["note"]))
+    return parts
+
+
+def _what_happened(anomaly) -> str:
+    """The explanation, and how many region and product anomalies a whole-shop one stands for."""
+    if not anomaly.folded:
+        return anomaly.explanation
+    return (
+        f"{anomaly.explanation}; {anomaly.folded} region and product anomalies of the same kind that day "
+        "are part of it (in the workbook's Anomalies sheet)"
     )
-    return _section(heading, table, len(rows))
 
 
 def stock_section(report: SalesReport) -> list:
+    """Each product's latest LOW / OUT alert of the period, with cover and a suggested reorder."""
     heading = Paragraph("Stock alerts (LOW and OUT)", STYLES["h2"])
     alerts = report.stock_alerts
-    if alerts is None or alerts.empty:
-        return _without_rows(heading, alerts, "stock alert data", "stock alerts")
+    if alerts.empty:
+        return _placeholder(heading, report.placeholders["stock_alerts"])
     rows = [
         [
-            day_label(row.alert_date),
-            str(_get(row, "status", "")),
-            str(_get(row, "sku", "")),
-            str(_get(row, "name", _get(row, "product_name", ""))),
-            _integer(_get(row, "stock_quantity")),
-            _integer(_get(row, "low_stock_threshold")),
-            _days(_get(row, "days_of_cover")),
+            day_label(row.snapshot_date),
+            row.status,
+            row.sku,
+            row.name,
+            _integer(row.stock_quantity),
+            _integer(row.reorder_level),
+            _days(row.days_of_cover),
+            _integer(row.suggested_reorder_qty),
         ]
         for row in alerts.itertuples()
     ]
     table = data_table(
-        ["Last alert", "Status", "SKU", "Product", "In stock", "Threshold", "Days of cover"],
+        ["Last alert", "Status", "SKU", "Product", "In stock", "Reorder level", "Days of cover", "Reorder qty"],
         rows,
-        [0.12, 0.08, 0.15, 0.32, 0.1, 0.1, 0.13],
-        numeric_columns=(4, 5, 6),
+        [0.11, 0.08, 0.12, 0.29, 0.09, 0.1, 0.1, 0.11],
+        numeric_columns=(4, 5, 6, 7),
         severity_column=1,
     )
-    return _section(heading, table, len(rows))
+    lead, safety = _integer(alerts["lead_time_days"].iloc[0]), _integer(alerts["safety_stock_days"].iloc[0])
+    note = Paragraph(
+        f"Reorder qty covers {lead} days of lead time plus {safety} days of safety stock at the product's "
+        f"average daily units of the last {COVER_WINDOW_DAYS} days.",
+        STYLES["note"],
+    )
+    return [*_section(heading, table, len(rows)), Spacer(0, 3), note]
 
 
 def _section(heading: Paragraph, table: Table, rows: int) -> list:
@@ -356,10 +370,9 @@ def _section(heading: Paragraph, table: Table, rows: int) -> list:
     return [CondPageBreak(150), heading, table]
 
 
-def _without_rows(heading: Paragraph, table: pd.DataFrame | None, source: str, rows: str) -> list:
-    """A section whose table is not available (None) or has no rows for the period."""
-    text = f"No {source} available for this period." if table is None else f"No {rows} in this period."
-    return [KeepTogether([heading, Paragraph(text, STYLES["body"])])]
+def _placeholder(heading: Paragraph, text: str) -> list:
+    """A section without rows: its heading and why there are none."""
+    return [KeepTogether([heading, Paragraph(escape(text), STYLES["body"])])]
 
 
 def data_quality_line(report: SalesReport) -> Paragraph:
@@ -478,27 +491,3 @@ def _days(value) -> str:
 
 def _percent(value) -> str:
     return "" if value is None or pd.isna(value) else f"{value * 100:.1f}%"
-
-
-def _value(report: SalesReport, metric, value) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    return (
-        report.money(value)
-        if str(metric).lower() in ("revenue", "avg_order_value", "refunded_amount")
-        else _number(value)
-    )
-
-
-def _scope(scope, key) -> str:
-    scope, key = ("" if pd.isna(value) else str(value) for value in (scope, key))
-    return f"{scope}: {key}" if key and key.lower() not in ("all", scope.lower()) else scope
-
-
-def _explanation(label, explanation) -> str:
-    parts = [str(value) for value in (label, explanation) if value is not None and not pd.isna(value) and str(value)]
-    return " — ".join(parts)
-
-
-def _get(row, name: str, default=None):
-    return getattr(row, name, default)
