@@ -5,8 +5,9 @@ A day's z-score compares its revenue with the mean and standard deviation of the
 
 - `HIGH_SPIKE` at z >= 2, `LOW_DIP` at z <= -2; severity `HIGH` from |z| >= 3, else `MEDIUM`;
 - `ZERO_DROP`: no revenue at all where the trailing mean is clearly positive (the series had
-  revenue on all but at most `max_zero_share` of its trailing days); at least `MEDIUM`, `HIGH`
-  when its z-score says so. It replaces the `LOW_DIP` of the same day;
+  revenue on at least `min_zero_drop_days` trailing days and on all but at most `max_zero_share`
+  of them); at least `MEDIUM`, `HIGH` when its z-score says so. It replaces the `LOW_DIP` of the
+  same day;
 - `VARIANCE_SHIFT`: the standard deviation of the last 7 days (the day included) is at least
   `variance_ratio` times, or at most its inverse, that of the 21 days before. `LOW` on its own,
   `MEDIUM` when the day is also a z outlier (the outlier's own row carries the `HIGH`).
@@ -64,6 +65,7 @@ class AnomalyRules:
     variance_ratio: float = 2.0
     max_zero_share: float = 0.1
     min_selling_share: float = 0.5
+    min_zero_drop_days: int = 3
 
     def __post_init__(self) -> None:
         if not 0 < self.min_history_days <= self.window_days <= LOOKBACK_DAYS:
@@ -138,7 +140,7 @@ def detect(
         return empty_anomalies()
     anomalies = pd.concat(found, ignore_index=True)
     anomalies["detected_at"] = detected_at
-    return _finish(anomalies, rules.window_days)
+    return _finish(anomalies)
 
 
 def _scope_anomalies(scope: Scope, window: Window, rules: AnomalyRules) -> pd.DataFrame:
@@ -157,7 +159,7 @@ def _scope_anomalies(scope: Scope, window: Window, rules: AnomalyRules) -> pd.Da
     ratio = (recent / baseline.where(baseline > 0)).where(scored)
 
     in_window = (revenue.index >= pd.Timestamp(window.start)) & (revenue.index < pd.Timestamp(window.end))
-    zero_drop = (revenue == 0) & (mean > 0) & (zero_share <= rules.max_zero_share) & (count >= 1)
+    zero_drop = (revenue == 0) & (mean > 0) & (zero_share <= rules.max_zero_share) & (count >= rules.min_zero_drop_days)
     outlier = z.abs() >= rules.z_medium
     flags = {
         HIGH_SPIKE: z >= rules.z_medium,
@@ -189,6 +191,7 @@ def _scope_anomalies(scope: Scope, window: Window, rules: AnomalyRules) -> pd.Da
                     "value": value,
                     "expected": expected,
                     "z_score": z_values,
+                    "history_days": count.to_numpy()[rows, columns].astype("int64"),
                     "severity": severity,
                     "label": label,
                     "where": scope.where.reindex(keys).fillna(f"for {scope.name}").to_numpy(),
@@ -198,13 +201,14 @@ def _scope_anomalies(scope: Scope, window: Window, rules: AnomalyRules) -> pd.Da
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def explain(row, window_days: int) -> str:
-    """One sentence a shop owner understands, with the figures."""
+def explain(row) -> str:
+    """One sentence a shop owner understands, with the figures; the mean is named after the trailing
+    days it really covers (fewer than the window early in a series' life)."""
     day = f"{row.sale_date:%Y-%m-%d}"
     deviations = "" if pd.isna(row.z_score) else f"{abs(row.z_score):.1f} standard deviations "
     if row.label == ZERO_DROP:
         below = f", {deviations}below it" if deviations else ""
-        return f"No revenue {row.where} on {day}, against a {window_days}-day mean of {row.expected:,.2f}{below}"
+        return f"No revenue {row.where} on {day}, against a {row.history_days}-day mean of {row.expected:,.2f}{below}"
     if row.label == VARIANCE_SHIFT:
         times = row.value / row.expected
         how = "swung more" if times > 1 else "was steadier"
@@ -215,11 +219,11 @@ def explain(row, window_days: int) -> str:
     direction = "above" if row.z_score > 0 else "below"
     return (
         f"Revenue {row.where} on {day} was {row.value:,.2f}, {deviations}{direction} "
-        f"its {window_days}-day mean of {row.expected:,.2f}"
+        f"its {row.history_days}-day mean of {row.expected:,.2f}"
     )
 
 
-def _finish(anomalies: pd.DataFrame, window_days: int) -> pd.DataFrame:
+def _finish(anomalies: pd.DataFrame) -> pd.DataFrame:
     days = anomalies["sale_date"].dt.strftime("%Y-%m-%d")
     anomalies["anomaly_id"] = [
         anomaly_id(day, scope, key, metric, label)
@@ -227,7 +231,7 @@ def _finish(anomalies: pd.DataFrame, window_days: int) -> pd.DataFrame:
             days, anomalies["scope"], anomalies["scope_key"], anomalies["metric"], anomalies["label"], strict=True
         )
     ]
-    anomalies["explanation"] = [explain(row, window_days) for row in anomalies.itertuples()]
+    anomalies["explanation"] = [explain(row) for row in anomalies.itertuples()]
     for money in ("value", "expected"):
         anomalies[money] = anomalies[money].astype("float64").round(2)
     anomalies["z_score"] = anomalies["z_score"].astype("float64").round(2)

@@ -105,6 +105,20 @@ def test_zero_drop_applies_without_z_scores_and_is_at_least_medium():
     assert detect([0.0, 50.0, 0.0, 60.0, 0.0, 55.0, 0.0, 40.0, 0.0]).empty
 
 
+def test_a_zero_after_one_or_two_days_of_sales_is_no_zero_drop_yet():
+    # A product first sold yesterday has no normal to drop from.
+    assert detect([100.0, 0.0]).empty
+    assert detect([100.0, 120.0, 0.0]).empty
+
+
+def test_explanations_name_the_days_the_mean_really_covers():
+    row = only(detect([100.0, 120.0, 110.0, 0.0]), scope="total")
+    assert row["explanation"] == "No revenue in the whole shop on 2026-11-18, against a 3-day mean of 110.00"
+    ten_days = [100.0, 110.0] * 5
+    spike = only(detect([*ten_days, 500.0]), label="HIGH_SPIKE")
+    assert "above its 10-day mean of 105.00" in spike["explanation"]
+
+
 def test_fewer_than_seven_days_gives_no_z_scores():
     assert detect([100.0, 110.0, 90.0, 105.0, 95.0, 100.0, 5000.0]).empty
     assert len(detect([100.0, 110.0, 90.0, 105.0, 95.0, 100.0, 98.0, 5000.0])) == 1
