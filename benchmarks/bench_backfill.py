@@ -7,8 +7,9 @@
 
 Everything the daily job selects (ingestion, cleaning, KPI tables; the same assets and IO
 managers as the code location) is materialized with `dg.materialize` (in-process executor)
-over one partition range, as `dagster asset materialize --partition-range` or a UI backfill
-does with `BackfillPolicy.single_run()`. Frames go to a temporary folder, the warehouse is a
+over one partition range in one run, as `dagster asset materialize --partition-range` or a
+launch of `daily_sales_job` with a range does (every asset has `BackfillPolicy.single_run()`,
+which the script checks). Frames go to a temporary folder, the warehouse is a
 temporary SQLite file or a PostgreSQL database created for the run and dropped after it
 (admin URL from SALESFLOW_TEST_PG_URL, default postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -20,10 +21,7 @@ import os
 import resource
 import tempfile
 import time
-import uuid
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import dagster as dg
@@ -37,29 +35,22 @@ from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOMa
 from salesflow_pipelines.defs.kpis import assets as kpi_assets  # noqa: E402
 from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, SalesSource  # noqa: E402
 
-ADMIN_URL = os.environ.get("SALESFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+try:
+    from benchmarks.scratch_db import scratch_postgres
+except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
+    from scratch_db import scratch_postgres
+
 FIRST_DAY = date(2025, 1, 1)  # the first daily partition (SALESFLOW_START_DATE's default)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-@contextmanager
-def scratch_postgres() -> Iterator[str]:
-    """A database created for this benchmark and dropped after it."""
-    import psycopg
-
-    database = f"salesflow_bench_{uuid.uuid4().hex[:12]}"
-    base = ADMIN_URL.rpartition("/")[0]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        yield f"{base}/{database}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
 def daily_assets() -> list:
-    return dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets])
+    """The daily graph's assets, each of which backfills a range in one run."""
+    assets = dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets])
+    for asset in assets:
+        if asset.backfill_policy != dg.BackfillPolicy.single_run():
+            raise RuntimeError(f"{asset.key.to_user_string()} would not backfill a range in one run")
+    return assets
 
 
 def backfill(
@@ -117,11 +108,14 @@ def run(label: str, warehouse_url: str, orders_per_day: int, days: int) -> None:
         elapsed = time.perf_counter() - started
     assert result.success
     rows = rows_written(result)
-    print(f"{label}: {days} days {FIRST_DAY}..{last} x {orders_per_day:,} orders/day in one run: {elapsed:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{label}: {days} days {FIRST_DAY}..{last} x {orders_per_day:,} orders/day in one run: {elapsed:.1f} s, "
+        f"peak RSS {peak:,.0f} MB (the process's, so far)"
+    )
     print(f"  raw sale lines {rows.get('raw_sales', 0):,}, valid lines {rows.get('sales_lines', 0):,}")
     for step, seconds in sorted(step_seconds(result).items(), key=lambda item: -item[1]):
         print(f"  {step:<24} {seconds:7.2f} s")
-    print(f"  peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
 
 
 def main(argv: list[str] | None = None) -> None:

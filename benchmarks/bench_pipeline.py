@@ -8,9 +8,13 @@
 The input is the raw frame as the `raw_sales` asset hands it on (text columns categorical);
 generating it is timed apart, and lines/s counts cleaning and the KPI frames only: the same
 library calls the assets make. The raw frame is dropped after cleaning, as the KPI steps of
-a run never hold it. Each run prints wall time and the process's user and system CPU: on a
-VM, first touches of fresh memory can cost more system time than the computation itself.
-With `--repeat N` the figure is the best of N runs over the same lines in this process.
+a run never hold it; each of the `--repeat` runs generates its own, so every run does the
+same work. Each run prints wall time and the process's user and system CPU: on a VM, first
+touches of fresh memory can cost more system time than the computation itself.
+
+The headline is the first run: it pays for those first touches, as a Dagster run does (every
+run is a new process). The best of the runs, with memory the process touched before, is
+printed too.
 """
 
 from __future__ import annotations
@@ -91,34 +95,42 @@ def peak_rss_mb() -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=1, help="runs over the same lines; the best counts")
+    parser.add_argument("--repeat", type=int, default=1, help="runs, each over freshly generated lines")
     parser.add_argument("--quick", action="store_true", help="20,000 lines: only proves the script runs")
     args = parser.parse_args(argv)
     target = 20_000 if args.quick else args.lines
 
-    started = time.perf_counter()
-    raw, products = demo_lines(target)
-    generated = time.perf_counter() - started
-    line_count = len(raw)
-    print(f"lines: {line_count:,} over {DAYS} days (generated in {generated:.2f} s, peak RSS {peak_rss_mb():,.0f} MB)")
     runs = []
     for run in range(args.repeat):
+        started = time.perf_counter()
+        raw, products = demo_lines(target)
+        line_count = len(raw)
+        print(
+            f"run {run + 1}: {line_count:,} lines over {DAYS} days generated in {time.perf_counter() - started:.2f} s "
+            f"(peak RSS so far {peak_rss_mb():,.0f} MB)"
+        )
         source = [raw]
-        if run == args.repeat - 1:
-            del raw  # the last run frees the raw frame after cleaning, as the KPI steps never hold it
+        del raw  # cleaning drops it, as the KPI steps never hold it
         timings = run_pipeline(source, products)
+        del products
         gc.collect()
         runs.append(timings)
-        user, system = sum(timings.user.values()), sum(timings.system.values())
-        print(
-            f"run {run + 1}: {timings.total:.2f} s = {line_count / timings.total:,.0f} lines/s "
-            f"(CPU user {user:.2f} s, system {system:.2f} s)"
-        )
-        for step, seconds in timings.wall.items():
-            print(f"  {step:<22} {seconds:7.3f} s  (user {timings.user[step]:.2f}, system {timings.system[step]:.2f})")
-    best = min(runs, key=lambda timings: timings.total)
-    print(f"cleaning + KPIs: {best.total:.2f} s = {line_count / best.total:,.0f} lines/s (best of {len(runs)})")
+        report_run(run + 1, line_count, timings)
+    first, best = runs[0], min(runs, key=lambda timings: timings.total)
+    print(f"first run (cold memory): {first.total:.2f} s = {line_count / first.total:,.0f} lines/s")
+    print(f"best of {len(runs)} run(s): {best.total:.2f} s = {line_count / best.total:,.0f} lines/s")
+    print(f"cleaning + KPIs: {line_count / first.total:,.0f} lines/s (headline: the first run), {line_count:,} lines")
     print(f"peak RSS: {peak_rss_mb():,.0f} MB")
+
+
+def report_run(number: int, line_count: int, timings: Timings) -> None:
+    user, system = sum(timings.user.values()), sum(timings.system.values())
+    print(
+        f"  {timings.total:.2f} s = {line_count / timings.total:,.0f} lines/s "
+        f"(CPU user {user:.2f} s, system {system:.2f} s)"
+    )
+    for step, seconds in timings.wall.items():
+        print(f"    {step:<22} {seconds:7.3f} s  (user {timings.user[step]:.2f}, system {timings.system[step]:.2f})")
 
 
 if __name__ == "__main__":

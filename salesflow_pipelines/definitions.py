@@ -14,6 +14,7 @@ from salesflow_pipelines.defs.resources import (
     env_or,
     import_settings_from_env,
     java_api_from_env,
+    local_data_dir,
     mailer_from_env,
     report_store_from_env,
     sales_source_from_env,
@@ -21,7 +22,8 @@ from salesflow_pipelines.defs.resources import (
 
 
 def default_warehouse_url() -> str:
-    return f"sqlite:///{os.path.join(data_dir(), 'warehouse.db')}"
+    """SQLite next to the frames, or under ./.salesflow when they are on an object store."""
+    return f"sqlite:///{os.path.join(local_data_dir(), 'warehouse.db')}"
 
 
 def resources() -> dict:

@@ -5,8 +5,9 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+from upath import UPath
 
-from salesflow_pipelines.definitions import defs
+from salesflow_pipelines.definitions import defs, resources
 
 DAILY_GRAPH = {
     "raw_sales",
@@ -50,3 +51,28 @@ def test_dagster_definitions_validate(tmp_path):
         timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
+
+
+def test_an_object_store_data_dir_holds_the_frames_and_nothing_assumes_a_local_path(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SALESFLOW_DATA_DIR", "memory://salesflow-shop/data")
+    monkeypatch.setenv("JAVA_API_MAX_CONCURRENCY", "8")
+    for name in ("SALESFLOW_WAREHOUSE_URL", "SALESFLOW_SOURCE", "SALESFLOW_REPORTS_DIR", "SALESFLOW_IMPORT_INBOX"):
+        monkeypatch.delenv(name, raising=False)
+    configured = resources()
+    assert configured["parquet_io_manager"].base_path == "memory://salesflow-shop/data/frames"
+    assert configured["warehouse_io_manager"].url == f"sqlite:///{tmp_path / '.salesflow' / 'warehouse.db'}"
+    assert configured["sales_source"].java.max_concurrency == 8
+
+    ingestion_and_cleaning = {defs.get_assets_def(key) for key in ("raw_sales", "raw_products", "sales_lines")}
+    result = dg.materialize(
+        list(ingestion_and_cleaning),
+        resources={
+            key: configured[key]
+            for key in ("sales_source", "data_quality", "parquet_io_manager", "warehouse_io_manager")
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        partition_key="2026-11-02",
+    )
+    assert result.success
+    assert (UPath("memory://salesflow-shop/data/frames") / "sales_lines" / "2026-11-02.parquet").exists()

@@ -37,6 +37,16 @@ def data_dir() -> str:
     return configured if "://" in configured else os.path.abspath(configured)
 
 
+def local_data_dir() -> str:
+    """`data_dir()` when it is a local folder, else ./.salesflow (absolute).
+
+    Home of what stays on this machine when the frames go to an object store: the default
+    SQLite warehouse, the import inbox, the reports.
+    """
+    configured = data_dir()
+    return configured if "://" not in configured else os.path.abspath(DEFAULT_DATA_DIR)
+
+
 class DemoSource(dg.ConfigurableResource):
     """Embedded, seeded demo shop: the default source, no network needed."""
 
@@ -71,7 +81,9 @@ class JavaApi(dg.ConfigurableResource):
     max_retries: int = 4
     backoff_seconds: float = 0.5
     page_size: int = 500
-    max_concurrency: int = Field(default=4, description="Concurrent /sales/range page fetches.")
+    max_concurrency: int = Field(
+        default=4, description="JAVA_API_MAX_CONCURRENCY: /sales/range pages fetched at once (and HTTP connections)"
+    )
 
     def client(self, logger: Any = None) -> JavaApiClient:
         """A new client; close it (or use it as a context manager) when done."""
@@ -142,6 +154,7 @@ def java_api_from_env() -> JavaApi:
         token=env_or("SYSTEM_JWT_TOKEN", None),
         phone=env_or("JAVA_API_PHONE", None),
         password=env_or("JAVA_API_PASSWORD", None),
+        max_concurrency=int(os.environ.get("JAVA_API_MAX_CONCURRENCY", 4)),
     )
 
 
@@ -181,8 +194,7 @@ class ImportSettings(dg.ConfigurableResource):
 
 def default_import_inbox() -> str:
     """<SALESFLOW_DATA_DIR>/import-inbox, or ./.salesflow/import-inbox when the data dir is an object store."""
-    local_data_dir = data_dir() if "://" not in data_dir() else os.path.abspath(DEFAULT_DATA_DIR)
-    return os.path.join(local_data_dir, "import-inbox")
+    return os.path.join(local_data_dir(), "import-inbox")
 
 
 def import_settings_from_env(warehouse_url: Any) -> ImportSettings:
@@ -201,8 +213,7 @@ def data_quality_from_env() -> DataQuality:
 
 def default_reports_dir() -> str:
     """<SALESFLOW_DATA_DIR>/reports, or ./.salesflow/reports when the data dir is an object store."""
-    local_data_dir = data_dir() if "://" not in data_dir() else os.path.abspath(DEFAULT_DATA_DIR)
-    return os.path.join(local_data_dir, "reports")
+    return os.path.join(local_data_dir(), "reports")
 
 
 def report_store_from_env() -> ReportStore:

@@ -13,8 +13,12 @@ would not. Text columns may be categoricals (as `clean_sales` hands them on) or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+
+from salesflow_pipelines.lib import parallel
 
 COMPLETED = "COMPLETED"
 REFUNDED = "REFUNDED"
@@ -154,13 +158,33 @@ class _Groups:
 
     def sum(self, values: np.ndarray) -> np.ndarray:
         """Per group sum of `values` over the included rows (exact for whole numbers such as units)."""
-        sums = np.bincount(self.number, weights=values, minlength=self.size + 1)[: self.size]
-        return sums.astype(np.float64, copy=False)  # numpy answers int64 for no rows at all
+        return self._sums(lambda rows: (values[rows],))[0]
 
-    def money_sum(self, amounts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """Per group sum of amounts split by `_money`: exact, whatever the order of the rows."""
-        whole, fraction = amounts
-        return (self.sum(whole) + self.sum(fraction)) * (1.0 / _MONEY_SCALE)
+    def money_sum(self, amounts: np.ndarray) -> np.ndarray:
+        """Per group sum of money `amounts` over the included rows: exact, whatever the order of the rows.
+
+        A plain running sum drifts by ~1e-9 over a million lines, enough to flip the rounding of
+        a sum that ends in half a cent (common: 0.95 x 12.34 has three decimals), so a day could
+        differ by a cent between a daily run and a backfill. Amounts are split by `_money` into
+        whole numbers, whose sums are exact, and fractions too small to drift (same as `math.fsum`).
+        """
+        whole, fraction = self._sums(lambda rows: _money(amounts[rows]))
+        return (whole + fraction) * (1.0 / _MONEY_SCALE)
+
+    def _sums(self, parts: Callable[[slice], tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+        """Per group sums of each array `parts(rows)` makes of a block of rows, over every block.
+
+        Blocks run on threads (see `parallel`): `np.bincount` lets go of the GIL, and over rows in
+        group order it is one long chain of dependent additions, which blocks side by side shorten.
+        """
+
+        def block_sums(rows: slice) -> list[np.ndarray]:
+            number = self.number[rows]
+            return [np.bincount(number, weights=part, minlength=self.size + 1)[: self.size] for part in parts(rows)]
+
+        per_block = parallel.over_blocks(block_sums, self.days.size)
+        # float64 also when there are no rows, for which numpy answers int64.
+        return [np.sum(sums, axis=0, dtype=np.float64) for sums in zip(*per_block, strict=True)]
 
     def first_row(self) -> np.ndarray:
         """Per group the position of its first row (`len(lines)` for an empty group)."""
@@ -250,21 +274,15 @@ _NS_PER_DAY = 86_400 * 10**9
 _MONEY_SCALE = 1024.0
 
 
-def _money(values: np.ndarray, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _money(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Amounts x 1024 split into whole numbers and fractions, for exact group sums.
 
-    A plain running sum drifts by ~1e-9 over a million lines, enough to flip the rounding of
-    a sum that ends in half a cent (common: 0.95 x 12.34 has three decimals), so a day could
-    differ by a cent between a daily run and a backfill. Sums of the whole parts are exact
-    below 2**53 / 1024 (8.8e12); the fractions are too small to drift. Same as `math.fsum`.
+    Sums of the whole parts are exact below 2**53 / 1024 (8.8e12); the fractions are too small
+    to drift. The split is exact: x 1024 is a power of two, and so is `trunc` and its remainder.
     """
-    if scratch:  # a temporary of the caller's: reused
-        fraction = values
-        fraction *= _MONEY_SCALE  # a power of two: exact
-    else:
-        fraction = values * _MONEY_SCALE
-    whole = np.empty_like(fraction)
-    np.modf(fraction, out=(fraction, whole))
+    fraction = values * _MONEY_SCALE
+    whole = np.trunc(fraction)
+    fraction -= whole
     return whole, fraction
 
 
@@ -322,7 +340,7 @@ def daily_sales(lines: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
     by_day = _Days(lines)
     status = _status_class(lines, (COMPLETED, REFUNDED))
     groups = by_day.groups(status >= 0, status, 2)  # day x (completed, refunded)
-    revenue = groups.by_day(groups.money_sum(_money(_values(lines, "revenue"))))
+    revenue = groups.by_day(groups.money_sum(_values(lines, "revenue")))
     units = groups.by_day(groups.sum(_values(lines, "quantity")))[:, 0]
     orders = groups.by_day(groups.distinct(lines["sale_id"]))[:, 0]
     customers = groups.by_day(groups.distinct(lines["customer_id"]))[:, 0]
@@ -355,7 +373,7 @@ def product_daily(lines: pd.DataFrame) -> pd.DataFrame:
             "sku": _text(lines, "sku", first),
             "product_name": _text(lines, "product_name", first),
             "category": _text(lines, "category", first),
-            "revenue": np.round(groups.money_sum(_money(_values(lines, "revenue")))[observed], 2),
+            "revenue": np.round(groups.money_sum(_values(lines, "revenue"))[observed], 2),
             "units": groups.sum(_values(lines, "quantity"))[observed],
             "orders": groups.distinct(lines["sale_id"])[observed],
         }
@@ -372,7 +390,7 @@ def region_daily(lines: pd.DataFrame) -> pd.DataFrame:
         {
             "sale_date": groups.days.dates(day),
             "region": pd.array(regions[key], dtype="string"),
-            "revenue": np.round(groups.money_sum(_money(_values(lines, "revenue")))[observed], 2),
+            "revenue": np.round(groups.money_sum(_values(lines, "revenue"))[observed], 2),
             "orders": groups.distinct(lines["sale_id"])[observed],
             "units": groups.sum(_values(lines, "quantity"))[observed],
             "unique_customers": groups.distinct(lines["customer_id"])[observed],
@@ -387,13 +405,13 @@ def category_daily(lines: pd.DataFrame) -> pd.DataFrame:
     observed = groups.observed
     day, key = groups.labels(observed)
     gross_amount = _values(lines, "gross_amount")
-    gross = groups.money_sum(_money(gross_amount))[observed]
-    discounted = groups.money_sum(_money(gross_amount * _values(lines, "discount"), scratch=True))[observed]
+    gross = groups.money_sum(gross_amount)[observed]
+    discounted = groups.money_sum(gross_amount * _values(lines, "discount"))[observed]
     return pd.DataFrame(
         {
             "sale_date": groups.days.dates(day),
             "category": pd.array(categories[key], dtype="string"),
-            "revenue": np.round(groups.money_sum(_money(_values(lines, "revenue")))[observed], 2),
+            "revenue": np.round(groups.money_sum(_values(lines, "revenue"))[observed], 2),
             "units": groups.sum(_values(lines, "quantity"))[observed],
             "discount_rate": np.round(discounted / np.where(gross == 0, np.nan, gross), 4),
         }

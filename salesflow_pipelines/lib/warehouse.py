@@ -2,12 +2,12 @@
 
 Writes replace a window of days in one transaction (delete, then bulk load), so re-running a
 day never duplicates rows and a failed write leaves the previous rows as they were. PostgreSQL
-loads go through COPY; SQLite through one `executemany` inside the transaction.
+loads go through binary COPY (`copy_binary`); SQLite through one `executemany` inside the
+transaction.
 """
 
 from __future__ import annotations
 
-import io
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from salesflow_pipelines.lib import copy_binary
 from salesflow_pipelines.lib.tables import SCHEMA, Table
 
 POSTGRES_TYPES = {
@@ -179,13 +180,16 @@ class PostgresWarehouse(Warehouse):
     def _bulk_load(self, connection, table: Table, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        buffer = io.StringIO()
-        _as_text_dates(table, frame).to_csv(buffer, index=False, header=False, na_rep="\\N")
+        from psycopg.copy import QueuedLibpqWriter
+
         columns = ", ".join(table.column_names)
-        with connection.cursor().copy(
-            f"COPY {self.qualified(table)} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        cursor = connection.cursor()
+        # The queued writer sends from its own thread while this one encodes the next block.
+        with cursor.copy(
+            f"COPY {self.qualified(table)} ({columns}) FROM STDIN (FORMAT binary)", writer=QueuedLibpqWriter(cursor)
         ) as copy:
-            copy.write(buffer.getvalue())
+            for block in copy_binary.encode(frame, table.columns):
+                copy.write(block)
 
 
 class _PostgresTransaction:

@@ -206,10 +206,3 @@ def test_only_the_window_days_are_reported():
 def test_rules_refuse_a_window_beyond_the_lookback():
     with pytest.raises(ValueError, match="anomaly window"):
         AnomalyRules(window_days=60)
-
-
-def test_the_benchmark_runs_in_quick_mode(capsys):
-    from benchmarks import bench_anomalies
-
-    bench_anomalies.main(["--quick"])
-    assert "anomaly pass: 30 days" in capsys.readouterr().out

@@ -161,11 +161,3 @@ def test_backtest_origins_roll_over_the_last_horizons():
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="forecast strategy"):
         forecast.forecast_revenue(daily_frame([1.0] * 30), NO_PRODUCTS, GENERATED_AT, strategy="prophet")
-
-
-def test_the_benchmark_runs_in_quick_mode(capsys):
-    from benchmarks import bench_forecast
-
-    bench_forecast.main(["--quick"])
-    printed = capsys.readouterr().out
-    assert "auto -> " in printed and "seasonal_naive" in printed

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from salesflow_pipelines.lib import warehouse
-from salesflow_pipelines.lib.tables import TABLES
+from salesflow_pipelines.lib.tables import TABLES, Table
 
 REGIONS = TABLES["region_daily_sales"]
 
@@ -72,3 +72,31 @@ def test_rows_outside_the_window_are_refused_before_anything_is_deleted(store):
 def test_unknown_url_scheme_says_what_to_use():
     with pytest.raises(warehouse.WarehouseError, match="sqlite:/// or postgresql://"):
         warehouse.connect("mysql://localhost/db")
+
+
+EVERY_TYPE = Table(
+    "every_type",
+    {"day": "date", "at": "timestamp", "count": "int", "amount": "float", "label": "text"},
+    (),
+    "day",
+    "One row per case: each logical column type, missing values, text beyond ASCII.",
+)
+
+
+def test_every_column_type_and_missing_values_round_trip(store):
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2026-11-01 23:59", "2026-11-02 00:00", "2026-11-02 12:00"]),
+            "at": pd.to_datetime(["2026-11-01 08:30:15.75", None, "1999-12-31 23:59:59.5"]),
+            "count": pd.array([-(2**62), None, 7], dtype="Int64"),
+            "amount": [1.5, float("nan"), -1e-300],
+            "label": pd.array(["Crème brûlée 🍮", None, ""], dtype="string"),
+        }
+    )
+    store.replace(EVERY_TYPE, frame, window("2026-11-01", "2026-11-03"))
+    back = store.read(EVERY_TYPE).sort_values("count", na_position="last").reset_index(drop=True)
+    expected = frame.iloc[[0, 2, 1]].reset_index(drop=True)
+    expected["day"] = expected["day"].dt.normalize()
+    expected["at"] = expected["at"].dt.floor("s")
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+    assert back["label"].isna().tolist() == [False, False, True]
