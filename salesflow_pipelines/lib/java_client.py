@@ -22,6 +22,8 @@ from urllib.parse import quote
 
 import httpx
 
+from salesflow_pipelines.lib.gc_paused import gc_paused
+
 DEFAULT_BASE_URL = "http://localhost:8080/api/v1"
 MAX_BACKOFF_SECONDS = 8.0
 BODY_SNIPPET_CHARS = 200
@@ -156,6 +158,10 @@ class JavaApiClient:
         """
         if start > end:
             raise ValueError(f"start {start} is after end {end}")
+        with gc_paused():  # the answers are acyclic: collections while decoding them free nothing
+            return self._fetch_sales(start, end)
+
+    def _fetch_sales(self, start: date, end: date) -> list[dict[str, Any]]:
         if self._range_supported is not False:
             try:
                 first = self._range_page(start, end, 0)

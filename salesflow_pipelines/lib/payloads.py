@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesflow_pipelines.lib.gc_paused import gc_paused
 from salesflow_pipelines.lib.schemas import RAW_PRODUCT_COLUMNS, RAW_SALES_COLUMNS, empty_frame, text_categorical
 
 SALE_FIELDS = {
@@ -46,6 +47,11 @@ def sales_from_payload(sales: list[dict[str, Any]]) -> pd.DataFrame:
     Values are coerced, never trusted: an unparseable number becomes NaN (the cleaning step
     turns it into a reason code) instead of failing the whole pull.
     """
+    with gc_paused():  # a day's lines are many small acyclic objects: see `gc_paused`
+        return _sales_frame(sales)
+
+
+def _sales_frame(sales: list[dict[str, Any]]) -> pd.DataFrame:
     rows = [(sale, item, line_no) for sale in sales for line_no, item in enumerate(sale.get("items") or (), start=1)]
     if not rows:
         return empty_frame(RAW_SALES_COLUMNS)
