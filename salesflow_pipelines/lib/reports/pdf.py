@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 import pandas as pd
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -236,18 +238,26 @@ def daily_table(report: SalesReport) -> Table:
     return table
 
 
+def revenue_bars(
+    frame: pd.DataFrame,
+    label_column: str,
+    width: float,
+    money: Callable[[float], str],
+    title: str | None = None,
+    max_label_chars: int = 18,
+) -> Drawing:
+    """A bar chart of `frame`'s revenue, one bar per `label_column` value."""
+    labels = frame[label_column].astype(str).tolist()
+    values = frame["revenue"].astype(float).tolist()
+    return charts.bar_chart(labels, values, width, money, title=title, max_label_chars=max_label_chars)
+
+
 def breakdown_sections(report: SalesReport) -> list:
     top = report.products.head(TOP_PRODUCTS)
     parts = [
         CondPageBreak(300),
         Paragraph(f"Top {len(top)} products by revenue", STYLES["h2"]),
-        charts.bar_chart(
-            top["product_name"].astype(str).tolist(),
-            top["revenue"].astype(float).tolist(),
-            CONTENT_WIDTH,
-            report.money,
-            max_label_chars=40,
-        ),
+        revenue_bars(top, "product_name", CONTENT_WIDTH, report.money, max_label_chars=40),
         Spacer(0, 4),
         data_table(
             ["#", "Product", "SKU", "Category", "Revenue", "Units", "Orders", "Share"],
@@ -272,22 +282,8 @@ def breakdown_sections(report: SalesReport) -> list:
     side_by_side = Table(
         [
             [
-                charts.bar_chart(
-                    report.regions["region"].astype(str).tolist(),
-                    report.regions["revenue"].astype(float).tolist(),
-                    half,
-                    report.money,
-                    title="Revenue by region",
-                    max_label_chars=18,
-                ),
-                charts.bar_chart(
-                    report.categories["category"].astype(str).tolist(),
-                    report.categories["revenue"].astype(float).tolist(),
-                    half,
-                    report.money,
-                    title="Revenue by category",
-                    max_label_chars=18,
-                ),
+                revenue_bars(report.regions, "region", half, report.money, "Revenue by region", 18),
+                revenue_bars(report.categories, "category", half, report.money, "Revenue by category", 18),
             ]
         ],
         colWidths=[half + 6, half + 6],
