@@ -9,6 +9,7 @@ transaction.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -19,7 +20,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from salesflow_pipelines.lib import copy_binary
+from salesflow_pipelines.lib import copy_binary, month_partitions
 from salesflow_pipelines.lib.tables import SCHEMA, Table
 
 POSTGRES_TYPES = {
@@ -153,11 +154,37 @@ class _SqliteTransaction:
 
 
 class PostgresWarehouse(Warehouse):
+    """Dated tables are partitioned by month (`month_partitions`): a window's whole months are
+    rebuilt and swapped in, its other days deleted and re-inserted, all in one transaction."""
+
     column_types = POSTGRES_TYPES
     placeholder = "%s"
 
     def qualified(self, table: Table) -> str:
         return f"{SCHEMA}.{table.name}"
+
+    def ddl(self, table: Table) -> str:
+        if month_partitions.partitioned_by_month(table):
+            return f"{super().ddl(table)} PARTITION BY RANGE ({table.date_column})"
+        return super().ddl(table)
+
+    def replace(self, table: Table, frame: pd.DataFrame, window: Window | None) -> int:
+        if not month_partitions.partitioned_by_month(table):
+            return super().replace(table, frame, window)
+        frame = _checked_frame(table, frame, window)
+        rows_by_month = _rows_by_month(table, frame)
+        with self._transaction() as connection:
+            self._prepare(connection, table)
+            existing = self._partition_months(connection, table)
+            steps = month_partitions.plan(window and (window.start, window.end), rows_by_month, existing)
+            staged = {month: self._staged(connection, table, month, rows_by_month[month]) for month in steps.rebuilt}
+            edited = [rows for month, rows in rows_by_month.items() if month not in staged]
+            self._edit_days(connection, table, steps.edited_days, edited, existing)
+            # Last, so the parent's exclusive lock is held only for the swap itself.
+            self._drop_partitions(connection, table, [*steps.dropped, *(set(staged) & existing)])
+            for month, staging in staged.items():
+                self._attach(connection, table, month, staging)
+        return len(frame)
 
     def _transaction(self):
         import psycopg
@@ -175,9 +202,14 @@ class PostgresWarehouse(Warehouse):
         # One writer per table at a time; DDL races between parallel runs are serialized too.
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(table.name.encode()),))
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        if month_partitions.partitioned_by_month(table) and self._relation_kind(connection, table) == "r":
+            self._partition_existing_table(connection, table)
         connection.execute(self.ddl(table))
 
     def _bulk_load(self, connection, table: Table, frame: pd.DataFrame) -> None:
+        self._copy(connection, self.qualified(table), table, frame)
+
+    def _copy(self, connection, target: str, table: Table, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
         from psycopg.copy import QueuedLibpqWriter
@@ -185,11 +217,90 @@ class PostgresWarehouse(Warehouse):
         columns = ", ".join(table.column_names)
         cursor = connection.cursor()
         # The queued writer sends from its own thread while this one encodes the next block.
-        with cursor.copy(
-            f"COPY {self.qualified(table)} ({columns}) FROM STDIN (FORMAT binary)", writer=QueuedLibpqWriter(cursor)
-        ) as copy:
+        statement = f"COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
+        with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
             for block in copy_binary.encode(frame, table.columns):
                 copy.write(block)
+
+    def _relation_kind(self, connection, table: Table) -> str | None:
+        row = connection.execute(
+            "SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", (self.qualified(table),)
+        ).fetchone()
+        return row[0] if row else None
+
+    def _partition_existing_table(self, connection, table: Table) -> None:
+        """Turns a table written before monthly partitions into a partitioned one, rows kept."""
+        legacy = f"{table.name}_unpartitioned"
+        connection.execute(f"ALTER TABLE {self.qualified(table)} RENAME TO {legacy}")
+        for (constraint,) in connection.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'",
+            (f"{SCHEMA}.{legacy}",),
+        ).fetchall():
+            connection.execute(f"ALTER TABLE {SCHEMA}.{legacy} RENAME CONSTRAINT {constraint} TO {legacy}_pkey")
+        connection.execute(self.ddl(table))
+        months = connection.execute(
+            f"SELECT DISTINCT date_trunc('month', {table.date_column})::date FROM {SCHEMA}.{legacy}"
+        ).fetchall()
+        for (month,) in months:
+            self._create_partition(connection, table, month)
+        columns = ", ".join(table.column_names)
+        connection.execute(f"INSERT INTO {self.qualified(table)} ({columns}) SELECT {columns} FROM {SCHEMA}.{legacy}")
+        connection.execute(f"DROP TABLE {SCHEMA}.{legacy}")
+
+    def _partition_months(self, connection, table: Table) -> set[date]:
+        names = connection.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(%s)",
+            (self.qualified(table),),
+        ).fetchall()
+        months = (month_partitions.month_of_partition(table, name) for (name,) in names)
+        return {month for month in months if month}
+
+    def _create_partition(self, connection, table: Table, month: date) -> None:
+        name = month_partitions.partition_name(table, month)
+        connection.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{name} PARTITION OF {self.qualified(table)} "
+            f"FOR VALUES {_month_bounds(month)}"
+        )
+
+    def _staged(self, connection, table: Table, month: date, rows: pd.DataFrame) -> str:
+        """A new, not yet attached table holding `rows` (one month), indexed after the load."""
+        staging = f"{month_partitions.partition_name(table, month)}_{uuid.uuid4().hex[:8]}"
+        column, first, following = table.date_column, month, month_partitions.next_month(month)
+        # The CHECK lets ATTACH PARTITION trust the bounds instead of scanning the rows again.
+        connection.execute(
+            f"CREATE TABLE {SCHEMA}.{staging} (LIKE {self.qualified(table)}, CHECK ({column} IS NOT NULL "
+            f"AND {column} >= DATE '{first}' AND {column} < DATE '{following}'))"
+        )
+        self._copy(connection, f"{SCHEMA}.{staging}", table, rows)
+        if table.primary_key:
+            key = ", ".join(table.primary_key)
+            connection.execute(f"ALTER TABLE {SCHEMA}.{staging} ADD CONSTRAINT {staging}_pkey PRIMARY KEY ({key})")
+        return staging
+
+    def _edit_days(self, connection, table: Table, days, frames: list[pd.DataFrame], existing: set[date]) -> None:
+        """Deletes `days` ([start, end) pairs) and inserts `frames` through the parent table."""
+        for start, end in days:
+            self._delete(connection, table, Window(start, end))
+        if not frames:
+            return
+        rows = pd.concat(frames)
+        for month in set(_rows_by_month(table, rows)) - existing:
+            self._create_partition(connection, table, month)
+        self._copy(connection, self.qualified(table), table, rows)
+
+    def _drop_partitions(self, connection, table: Table, months) -> None:
+        for month in months:
+            connection.execute(f"DROP TABLE {SCHEMA}.{month_partitions.partition_name(table, month)}")
+
+    def _attach(self, connection, table: Table, month: date, staging: str) -> None:
+        name = month_partitions.partition_name(table, month)
+        connection.execute(f"ALTER TABLE {SCHEMA}.{staging} RENAME TO {name}")
+        if table.primary_key:
+            connection.execute(f"ALTER TABLE {SCHEMA}.{name} RENAME CONSTRAINT {staging}_pkey TO {name}_pkey")
+        connection.execute(
+            f"ALTER TABLE {self.qualified(table)} ATTACH PARTITION {SCHEMA}.{name} FOR VALUES {_month_bounds(month)}"
+        )
 
 
 class _PostgresTransaction:
@@ -207,11 +318,28 @@ class _PostgresTransaction:
                 self.connection.commit()
 
 
+def _month_bounds(month: date) -> str:
+    return f"FROM (DATE '{month}') TO (DATE '{month_partitions.next_month(month)}')"
+
+
+def _rows_by_month(table: Table, frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+    """The frame's rows split by the month of their date, in their order within each month."""
+    months = pd.to_datetime(frame[table.date_column]).to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
+    positions = pd.Series(range(len(frame))).groupby(months).indices
+    return {pd.Timestamp(month).date(): frame.iloc[rows] for month, rows in positions.items()}
+
+
 def _checked_frame(table: Table, frame: pd.DataFrame, window: Window | None) -> pd.DataFrame:
     missing = [column for column in table.column_names if column not in frame.columns]
     if missing:
         raise WarehouseError(f"{table.name}: frame lacks contract columns {missing}")
     frame = frame[table.column_names]
+    if table.date_column and len(frame):
+        undated = frame[table.date_column].isna()
+        if undated.any():
+            raise WarehouseError(
+                f"{table.name}: {int(undated.sum())} rows have no {table.date_column}; every row must belong to a day"
+            )
     if window is not None and table.date_column and len(frame):
         days = pd.to_datetime(frame[table.date_column])
         outside = (days < pd.Timestamp(window.start)) | (days >= pd.Timestamp(window.end))

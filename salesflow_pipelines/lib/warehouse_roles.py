@@ -102,8 +102,10 @@ def grant_reader(url: str, role: str = READER_ROLE, password: str | None = None)
         tables = [
             row[0]
             for row in connection.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s "
-                "AND has_table_privilege(%s, format('%%I.%%I', schemaname, tablename), 'SELECT') ORDER BY 1",
+                # Tables as readers see them: a partitioned table once, not its monthly partitions.
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                "AND has_table_privilege(%s, c.oid, 'SELECT') ORDER BY 1",
                 (SCHEMA, role),
             )
         ]

@@ -3,6 +3,7 @@
 from datetime import date
 
 import pandas as pd
+import psycopg
 import pytest
 
 from salesflow_pipelines.lib import warehouse
@@ -100,3 +101,88 @@ def test_every_column_type_and_missing_values_round_trip(store):
     expected["at"] = expected["at"].dt.floor("s")
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
     assert back["label"].isna().tolist() == [False, False, True]
+
+
+def test_rows_without_a_day_are_refused_with_their_count(store):
+    undated = regions("2026-11-01", "North", "South")
+    undated.loc[1, "sale_date"] = pd.NaT
+    with pytest.raises(warehouse.WarehouseError, match="1 rows have no sale_date"):
+        store.replace(REGIONS, undated, window("2026-11-01", "2026-11-02"))
+
+
+def days_of_regions(start: str, end: str, *names: str, revenue: float = 10.0) -> pd.DataFrame:
+    return pd.concat([regions(str(day.date()), *names, revenue=revenue) for day in pd.date_range(start, end)])
+
+
+def partitions(url: str, table: str) -> list[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass ORDER BY 1",
+            (f"analytics.{table}",),
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
+def analytics_tables(url: str) -> list[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'analytics' ORDER BY 1")
+        return [name for (name,) in rows]
+
+
+def test_postgres_backfill_and_partial_rewrite_across_monthly_partitions(fresh_schema):
+    store = warehouse.connect(fresh_schema)
+    four_months = days_of_regions("2026-01-01", "2026-04-30", "North", "South")
+    store.replace(REGIONS, four_months, window("2026-01-01", "2026-05-01"))
+    assert partitions(fresh_schema, "region_daily_sales") == [f"region_daily_sales_p2026{m:02d}" for m in (1, 2, 3, 4)]
+
+    # Mid-January to mid-April: February and March are rebuilt (March with no rows: dropped),
+    # the ends are edited in place; every row outside the window stays as it was.
+    rewrite = days_of_regions("2026-01-15", "2026-02-28", "East", revenue=5.0)
+    rewrite = pd.concat([rewrite, days_of_regions("2026-04-01", "2026-04-09", "East", revenue=5.0)])
+    store.replace(REGIONS, rewrite, window("2026-01-15", "2026-04-10"))
+
+    table = store.read(REGIONS)
+    by_region = table.groupby("region")["sale_date"].agg(["min", "max", "count"])
+    assert by_region.loc["East"].tolist() == [pd.Timestamp("2026-01-15"), pd.Timestamp("2026-04-09"), 45 + 9]
+    north = table[table["region"] == "North"]["sale_date"]
+    assert north.dt.month.value_counts().sort_index().to_dict() == {1: 14, 4: 21}
+    assert not table.duplicated(["sale_date", "region"]).any()
+    assert partitions(fresh_schema, "region_daily_sales") == [f"region_daily_sales_p2026{m:02d}" for m in (1, 2, 4)]
+    assert analytics_tables(fresh_schema) == ["region_daily_sales"] + partitions(fresh_schema, "region_daily_sales")
+
+
+def test_postgres_failed_month_rebuild_keeps_the_old_partition_and_leaves_no_staging_table(fresh_schema):
+    store = warehouse.connect(fresh_schema)
+    store.replace(REGIONS, days_of_regions("2026-03-01", "2026-03-31", "North"), window("2026-03-01", "2026-04-01"))
+    broken = pd.concat([days_of_regions("2026-03-01", "2026-03-31", "West"), regions("2026-03-09", "West")])
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        store.replace(REGIONS, broken, window("2026-03-01", "2026-04-01"))
+    assert store.read(REGIONS)["region"].value_counts().to_dict() == {"North": 31}
+    assert analytics_tables(fresh_schema) == ["region_daily_sales", "region_daily_sales_p202603"]
+
+
+def test_postgres_table_from_before_partitions_is_converted_with_its_rows(fresh_schema):
+    with psycopg.connect(fresh_schema) as connection:
+        connection.execute("CREATE SCHEMA analytics")
+        connection.execute(
+            "CREATE TABLE analytics.region_daily_sales (sale_date DATE, region TEXT, revenue DOUBLE PRECISION, "
+            "orders BIGINT, units DOUBLE PRECISION, unique_customers BIGINT, PRIMARY KEY (sale_date, region))"
+        )
+        connection.execute(
+            "INSERT INTO analytics.region_daily_sales VALUES "
+            "('2026-09-30', 'North', 1, 1, 1, 1), ('2026-10-01', 'North', 2, 1, 1, 1), "
+            "('2026-10-02', 'South', 3, 1, 1, 1)"
+        )
+    store = warehouse.connect(fresh_schema)
+    store.replace(REGIONS, regions("2026-10-02", "East"), window("2026-10-02", "2026-10-03"))
+
+    table = store.read(REGIONS).sort_values("sale_date")
+    assert list(zip(table["sale_date"].dt.strftime("%m-%d"), table["region"], strict=True)) == [
+        ("09-30", "North"),
+        ("10-01", "North"),
+        ("10-02", "East"),
+    ]
+    assert partitions(fresh_schema, "region_daily_sales") == [f"region_daily_sales_p2026{m}" for m in ("09", "10")]
+    with psycopg.connect(fresh_schema) as connection, pytest.raises(psycopg.errors.UniqueViolation):
+        connection.execute("INSERT INTO analytics.region_daily_sales (sale_date, region) VALUES ('2026-10-02', 'East')")
