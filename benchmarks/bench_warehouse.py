@@ -6,9 +6,10 @@
     python benchmarks/bench_warehouse.py --quick               # CI: 5,000 rows, proves it runs
 
 Each table is written as the warehouse IO manager writes a single-run backfill: one
-`Warehouse.replace` over the whole window (create the table if needed, delete the window,
-binary COPY, commit), first into the empty table, as a new day or a first backfill does (the
-headline), then again over its own rows, as a re-run does. `product_daily_sales` (a KPI
+`Warehouse.replace` over the whole window, in one transaction. Both tables are partitioned by
+month, so each of the year's months is loaded into a fresh table by binary COPY, indexed once and
+swapped in for the old partition. It is written first into the empty table, as a first backfill
+does, then again over its own rows, as a re-run does. `product_daily_sales` (a KPI
 table: 8 columns, 3 of them text, a two-column primary key) gets a year of days x N / 365
 products; `sales_rejects` (one row per rejected line, a long text detail, no key) N rows over
 the same year. Frames are built apart, shaped as the pipeline's. The client's share, encoding
