@@ -11,13 +11,15 @@ from __future__ import annotations
 import sqlite3
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 
 from salesflow_pipelines.lib import copy_binary, month_partitions
@@ -177,7 +179,7 @@ class PostgresWarehouse(Warehouse):
             self._prepare(connection, table)
             existing = self._partition_months(connection, table)
             steps = month_partitions.plan(window and (window.start, window.end), rows_by_month, existing)
-            staged = {month: self._staged(connection, table, month, rows_by_month[month]) for month in steps.rebuilt}
+            staged = self._staged_months(connection, table, rows_by_month, steps.rebuilt)
             edited = [rows for month, rows in rows_by_month.items() if month not in staged]
             self._edit_days(connection, table, steps.edited_days, edited, existing)
             # Last, so the parent's exclusive lock is held only for the swap itself.
@@ -207,11 +209,10 @@ class PostgresWarehouse(Warehouse):
         connection.execute(self.ddl(table))
 
     def _bulk_load(self, connection, table: Table, frame: pd.DataFrame) -> None:
-        self._copy(connection, self.qualified(table), table, frame)
+        if not frame.empty:
+            self._copy(connection, self.qualified(table), table, copy_binary.encode(frame, table.columns))
 
-    def _copy(self, connection, target: str, table: Table, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
+    def _copy(self, connection, target: str, table: Table, blocks: Iterable[memoryview]) -> None:
         from psycopg.copy import QueuedLibpqWriter
 
         columns = ", ".join(table.column_names)
@@ -219,7 +220,7 @@ class PostgresWarehouse(Warehouse):
         # The queued writer sends from its own thread while this one encodes the next block.
         statement = f"COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
         with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-            for block in copy_binary.encode(frame, table.columns):
+            for block in blocks:
                 copy.write(block)
 
     def _relation_kind(self, connection, table: Table) -> str | None:
@@ -263,8 +264,24 @@ class PostgresWarehouse(Warehouse):
             f"FOR VALUES {_month_bounds(month)}"
         )
 
-    def _staged(self, connection, table: Table, month: date, rows: pd.DataFrame) -> str:
-        """A new, not yet attached table holding `rows` (one month), indexed after the load."""
+    def _staged_months(self, connection, table: Table, rows_by_month: dict, months: list[date]) -> dict[date, str]:
+        """A new, not yet attached table per month of `months`, each holding that month's rows.
+
+        The next month's rows are encoded on a second thread while the server loads and indexes
+        the current one, so the client's work hides behind the server's.
+        """
+        staged = {}
+        with ThreadPoolExecutor(max_workers=1) as encoder:
+            upcoming = [encoder.submit(_encoded, table, rows_by_month[month]) for month in months[:1]]
+            for position, month in enumerate(months):
+                blocks = upcoming.pop().result()
+                if position + 1 < len(months):
+                    upcoming.append(encoder.submit(_encoded, table, rows_by_month[months[position + 1]]))
+                staged[month] = self._staged(connection, table, month, blocks)
+        return staged
+
+    def _staged(self, connection, table: Table, month: date, blocks: list[memoryview]) -> str:
+        """A new, not yet attached table holding one month's encoded rows, indexed after the load."""
         staging = f"{month_partitions.partition_name(table, month)}_{uuid.uuid4().hex[:8]}"
         column, first, following = table.date_column, month, month_partitions.next_month(month)
         # The CHECK lets ATTACH PARTITION trust the bounds instead of scanning the rows again.
@@ -272,7 +289,7 @@ class PostgresWarehouse(Warehouse):
             f"CREATE TABLE {SCHEMA}.{staging} (LIKE {self.qualified(table)}, CHECK ({column} IS NOT NULL "
             f"AND {column} >= DATE '{first}' AND {column} < DATE '{following}'))"
         )
-        self._copy(connection, f"{SCHEMA}.{staging}", table, rows)
+        self._copy(connection, f"{SCHEMA}.{staging}", table, blocks)
         if table.primary_key:
             key = ", ".join(table.primary_key)
             connection.execute(f"ALTER TABLE {SCHEMA}.{staging} ADD CONSTRAINT {staging}_pkey PRIMARY KEY ({key})")
@@ -287,7 +304,7 @@ class PostgresWarehouse(Warehouse):
         rows = pd.concat(frames)
         for month in set(_rows_by_month(table, rows)) - existing:
             self._create_partition(connection, table, month)
-        self._copy(connection, self.qualified(table), table, rows)
+        self._copy(connection, self.qualified(table), table, copy_binary.encode(rows, table.columns))
 
     def _drop_partitions(self, connection, table: Table, months) -> None:
         for month in months:
@@ -318,15 +335,29 @@ class _PostgresTransaction:
                 self.connection.commit()
 
 
+def _encoded(table: Table, rows: pd.DataFrame) -> list[memoryview]:
+    return list(copy_binary.encode(rows, table.columns))
+
+
 def _month_bounds(month: date) -> str:
     return f"FROM (DATE '{month}') TO (DATE '{month_partitions.next_month(month)}')"
 
 
 def _rows_by_month(table: Table, frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
-    """The frame's rows split by the month of their date, in their order within each month."""
+    """The frame's rows split by the month of their date, in their order within each month.
+
+    KPI frames come sorted by day: each month is then a slice, not a copy.
+    """
     months = pd.to_datetime(frame[table.date_column]).to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
-    positions = pd.Series(range(len(frame))).groupby(months).indices
-    return {pd.Timestamp(month).date(): frame.iloc[rows] for month, rows in positions.items()}
+    if len(months) > 1 and not (months[1:] >= months[:-1]).all():
+        order = np.argsort(months, kind="stable")
+        frame, months = frame.iloc[order], months[order]
+    distinct = np.unique(months)
+    bounds = np.searchsorted(months, distinct).tolist() + [len(months)]
+    return {
+        pd.Timestamp(month).date(): frame.iloc[start:end]
+        for month, start, end in zip(distinct, bounds[:-1], bounds[1:], strict=True)
+    }
 
 
 def _checked_frame(table: Table, frame: pd.DataFrame, window: Window | None) -> pd.DataFrame:
