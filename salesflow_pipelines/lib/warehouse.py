@@ -1,9 +1,10 @@
 """The warehouse: KPI tables in SQLite (embedded default) or PostgreSQL (schema `analytics`).
 
-Writes replace a window of days in one transaction (delete, then bulk load), so re-running a
-day never duplicates rows and a failed write leaves the previous rows as they were. PostgreSQL
-loads go through binary COPY (`copy_binary`); SQLite through one `executemany` inside the
-transaction.
+Writes replace a window of days in one transaction, so re-running a day never duplicates rows
+and a failed write leaves the previous rows as they were. SQLite deletes the window and inserts
+with one `executemany`. PostgreSQL loads go through binary COPY (`copy_binary`); its dated tables
+are partitioned by month, and the months a window covers whole are rebuilt and swapped in rather
+than deleted row by row (`month_partitions`).
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class PostgresWarehouse(Warehouse):
             existing = self._partition_months(connection, table)
             steps = month_partitions.plan(window and (window.start, window.end), rows_by_month, existing)
             staged = self._staged_months(connection, table, rows_by_month, steps.rebuilt)
-            edited = [rows for month, rows in rows_by_month.items() if month not in staged]
+            edited = {month: rows for month, rows in rows_by_month.items() if month not in staged}
             self._edit_days(connection, table, steps.edited_days, edited, existing)
             # Last, so the parent's exclusive lock is held only for the swap itself.
             self._drop_partitions(connection, table, [*steps.dropped, *(set(staged) & existing)])
@@ -271,12 +272,14 @@ class PostgresWarehouse(Warehouse):
         the current one, so the client's work hides behind the server's.
         """
         staged = {}
+        if not months:
+            return staged
         with ThreadPoolExecutor(max_workers=1) as encoder:
-            upcoming = [encoder.submit(_encoded, table, rows_by_month[month]) for month in months[:1]]
-            for position, month in enumerate(months):
-                blocks = upcoming.pop().result()
-                if position + 1 < len(months):
-                    upcoming.append(encoder.submit(_encoded, table, rows_by_month[months[position + 1]]))
+            encoding = encoder.submit(_encoded, table, rows_by_month[months[0]])
+            for month, following in zip(months, [*months[1:], None], strict=True):
+                blocks = encoding.result()
+                if following:
+                    encoding = encoder.submit(_encoded, table, rows_by_month[following])
                 staged[month] = self._staged(connection, table, month, blocks)
         return staged
 
@@ -295,15 +298,15 @@ class PostgresWarehouse(Warehouse):
             connection.execute(f"ALTER TABLE {SCHEMA}.{staging} ADD CONSTRAINT {staging}_pkey PRIMARY KEY ({key})")
         return staging
 
-    def _edit_days(self, connection, table: Table, days, frames: list[pd.DataFrame], existing: set[date]) -> None:
-        """Deletes `days` ([start, end) pairs) and inserts `frames` through the parent table."""
+    def _edit_days(self, connection, table: Table, days, rows_by_month: dict, existing: set[date]) -> None:
+        """Deletes `days` ([start, end) pairs) and inserts the months' rows through the parent table."""
         for start, end in days:
             self._delete(connection, table, Window(start, end))
-        if not frames:
+        if not rows_by_month:
             return
-        rows = pd.concat(frames)
-        for month in set(_rows_by_month(table, rows)) - existing:
+        for month in set(rows_by_month) - existing:
             self._create_partition(connection, table, month)
+        rows = pd.concat(rows_by_month.values())
         self._copy(connection, self.qualified(table), table, copy_binary.encode(rows, table.columns))
 
     def _drop_partitions(self, connection, table: Table, months) -> None:
