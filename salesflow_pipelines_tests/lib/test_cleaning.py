@@ -1,5 +1,7 @@
 """The cleaning rules of DESIGN.md section 3, one at a time."""
 
+from datetime import date, timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from salesflow_pipelines.lib.cleaning import category_lookup, clean_sales, normalize_text
+from salesflow_pipelines.lib.demo import DemoData
+from salesflow_pipelines.lib.payloads import inventory_to_payload, products_from_payload, products_to_payload
 from salesflow_pipelines.lib.schemas import SalesLine, SalesReject
 from salesflow_pipelines_tests.lib.frames import raw_lines
 
@@ -135,3 +139,42 @@ def test_normalize_text_trims_collapses_and_is_idempotent(values):
     for raw, normalized in zip(values, once, strict=True):
         expected = " ".join(raw.split()).upper()
         assert (pd.isna(normalized) and expected == "") or normalized == expected
+
+
+def demo_raw(orders_per_day: int = 60) -> tuple[pd.DataFrame, pd.Series]:
+    data = DemoData(orders_per_day=orders_per_day)
+    end = date(2026, 10, 31)
+    products = products_from_payload(
+        products_to_payload(data.products(end)), inventory_to_payload(data.inventory(end)), end
+    )
+    return data.sales_lines(end - timedelta(days=6), end), category_lookup(products)
+
+
+def test_overwriting_raw_gives_the_same_frames_and_reuses_raw_memory():
+    raw, categories = demo_raw()
+    expected = clean_sales(raw.copy(), categories)
+    assert len(expected.rejects) > 0  # the demo's bad lines and duplicates: a real compaction
+    quantity_buffer = raw["quantity"].to_numpy()
+
+    result = clean_sales(raw, categories, overwrite_raw=True)
+
+    pd.testing.assert_frame_equal(result.lines, expected.lines)
+    pd.testing.assert_frame_equal(result.rejects, expected.rejects)
+    assert np.shares_memory(result.lines["quantity"].to_numpy(), quantity_buffer)
+
+
+def test_without_overwrite_raw_is_left_as_it_was():
+    raw, categories = demo_raw(orders_per_day=20)
+    before = raw.copy()
+    clean_sales(raw, categories)
+    pd.testing.assert_frame_equal(raw, before)
+
+
+def test_overwrite_raw_copies_what_it_may_not_write():
+    raw, categories = demo_raw(orders_per_day=20)
+    expected = clean_sales(raw.copy(), categories)
+    with pd.option_context("mode.copy_on_write", True):  # column arrays are read-only views then
+        protected = raw.copy()
+        result = clean_sales(protected, categories, overwrite_raw=True)
+        pd.testing.assert_frame_equal(protected, raw)
+    pd.testing.assert_frame_equal(result.lines, expected.lines)

@@ -53,7 +53,8 @@ def clean_sales(
 ):
     """Apply the cleaning rules of the design (section 3) to a window of raw sales."""
     window = partition_window(context)
-    cleaned = cleaning.clean_sales(raw_sales, cleaning.category_lookup(raw_products))
+    # raw_sales was loaded for this step alone: its memory is reused for the valid lines.
+    cleaned = cleaning.clean_sales(raw_sales, cleaning.category_lookup(raw_products), overwrite_raw=True)
     by_reason = cleaned.rejects["reason"].value_counts().to_dict()
     yield dg.Output(
         cleaned.lines,
