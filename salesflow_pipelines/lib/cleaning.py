@@ -206,8 +206,9 @@ def clean_sales(raw: pd.DataFrame, categories: pd.Series, *, overwrite_raw: bool
 
     With `overwrite_raw`, for a caller that drops `raw` afterwards (the asset: the frame was
     loaded for this step alone), valid lines are moved down within raw's own writable arrays
-    instead of being copied out: `raw` is garbage afterwards, and at 10 M lines about 0.5 GB of
-    fresh memory, and the system time its first touch costs, is saved.
+    instead of being copied out, and the amounts computed into raw's `subtotal` and
+    `total_amount`: `raw` is garbage afterwards, and at 11.5 M lines about 0.65 GB of fresh
+    memory, and the system time its first touch costs on a VM, is saved.
     """
     raw = _in_delivery_order(raw)
     text = _normalized_text(raw, categories)
@@ -275,9 +276,20 @@ def _valid_columns(
     )
     quantity, unit_price, discount = columns["quantity"], columns["unit_price"], columns["discount"]
     discount[np.isnan(discount)] = 0.0  # a missing discount is none
-    return columns | parallel.run_all(
-        {"gross_amount": lambda: quantity * unit_price, "revenue": lambda: _revenue(quantity, unit_price, discount)}
+
+    def space(name: str) -> np.ndarray:
+        """Room for a computed column: raw's column `name`, of no use after cleaning, when it may be overwritten."""
+        values = raw[name].to_numpy(dtype="float64", na_value=np.nan)
+        return values[: len(quantity)] if overwrite_raw and values.flags.writeable else np.empty(len(quantity))
+
+    gross_amount, revenue = space("subtotal"), space("total_amount")
+    parallel.run_all(
+        {
+            "gross_amount": lambda: np.multiply(quantity, unit_price, out=gross_amount),
+            "revenue": lambda: _revenue(quantity, unit_price, discount, out=revenue),
+        }
     )
+    return columns | {"gross_amount": gross_amount, "revenue": revenue}
 
 
 def _kept(values: np.ndarray, keep: np.ndarray | None, in_place: bool) -> np.ndarray:
@@ -297,13 +309,13 @@ def _kept(values: np.ndarray, keep: np.ndarray | None, in_place: bool) -> np.nda
     return values[: len(keep)]
 
 
-def _revenue(quantity: np.ndarray, unit_price: np.ndarray, discount: np.ndarray) -> np.ndarray:
-    """(1 - discount) x (quantity x unit_price) per line, block by block: no full-size temporary."""
-    revenue = 1.0 - discount
-    for start in range(0, len(revenue), parallel.BLOCK_ROWS):
+def _revenue(quantity: np.ndarray, unit_price: np.ndarray, discount: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """(1 - discount) x (quantity x unit_price) per line into `out`, block by block: no full-size temporary."""
+    np.subtract(1.0, discount, out=out)
+    for start in range(0, len(out), parallel.BLOCK_ROWS):
         block = slice(start, start + parallel.BLOCK_ROWS)
-        revenue[block] *= quantity[block] * unit_price[block]
-    return revenue
+        out[block] *= quantity[block] * unit_price[block]
+    return out
 
 
 def _complement(rejected: np.ndarray, size: int) -> np.ndarray | None:

@@ -154,13 +154,14 @@ def test_overwriting_raw_gives_the_same_frames_and_reuses_raw_memory():
     raw, categories = demo_raw()
     expected = clean_sales(raw.copy(), categories)
     assert len(expected.rejects) > 0  # the demo's bad lines and duplicates: a real compaction
-    quantity_buffer = raw["quantity"].to_numpy()
+    quantity_buffer, total_amount_buffer = raw["quantity"].to_numpy(), raw["total_amount"].to_numpy()
 
     result = clean_sales(raw, categories, overwrite_raw=True)
 
     pd.testing.assert_frame_equal(result.lines, expected.lines)
     pd.testing.assert_frame_equal(result.rejects, expected.rejects)
-    assert np.shares_memory(result.lines["quantity"].to_numpy(), quantity_buffer)
+    assert np.shares_memory(result.lines["quantity"].to_numpy(), quantity_buffer)  # moved down in place
+    assert np.shares_memory(result.lines["revenue"].to_numpy(), total_amount_buffer)  # computed into raw's room
 
 
 def test_without_overwrite_raw_is_left_as_it_was():
