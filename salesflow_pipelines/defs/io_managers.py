@@ -18,6 +18,7 @@ from pydantic import Field
 from upath import UPath
 
 from salesflow_pipelines.lib import warehouse
+from salesflow_pipelines.lib.row_periods import rows_by_period
 from salesflow_pipelines.lib.tables import TABLES, Table
 
 PARTITION_COLUMN = "partition_column"
@@ -42,23 +43,13 @@ def partition_column(context: dg.OutputContext) -> str:
 
 
 def _rows_by_day(dates: pd.Series) -> dict[str, slice | np.ndarray]:
-    """Rows of each calendar day ("YYYY-MM-DD", "NaT" for missing dates): slices when the frame
-    comes day by day, as a backfill's frames do, else positions.
+    """Rows of each calendar day ("YYYY-MM-DD", "NaT" for missing dates).
 
-    Works on day numbers and formats only the distinct days: formatting every row's date and
-    comparing strings once per partition takes minutes on a year of lines.
+    Formats only the distinct days: formatting every row's date and comparing strings once per
+    partition takes minutes on a year of lines.
     """
-    if isinstance(dates.dtype, pd.DatetimeTZDtype):
-        dates = dates.dt.tz_localize(None)  # partitions follow the wall-clock day
-    day = dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    distinct, number = np.unique(day, return_inverse=True)
-    labels = np.datetime_as_string(distinct, unit="D")
-    if len(number) < 2 or bool((number[1:] >= number[:-1]).all()):
-        bounds = np.searchsorted(number, np.arange(len(distinct) + 1))
-        return {label: slice(bounds[i], bounds[i + 1]) for i, label in enumerate(labels)}
-    order = np.argsort(number, kind="stable")
-    bounds = np.searchsorted(number[order], np.arange(len(distinct) + 1))
-    return {label: order[bounds[i] : bounds[i + 1]] for i, label in enumerate(labels)}
+    days, rows = rows_by_period(dates, "D")
+    return dict(zip(np.datetime_as_string(days, unit="D"), rows, strict=True))
 
 
 def _write_table(table: pa.Table, path: UPath) -> None:

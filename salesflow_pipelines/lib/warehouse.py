@@ -20,10 +20,10 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
-import numpy as np
 import pandas as pd
 
 from salesflow_pipelines.lib import copy_binary, month_partitions
+from salesflow_pipelines.lib.row_periods import rows_by_period
 from salesflow_pipelines.lib.tables import SCHEMA, Table
 
 POSTGRES_TYPES = {
@@ -351,16 +351,8 @@ def _rows_by_month(table: Table, frame: pd.DataFrame) -> dict[date, pd.DataFrame
 
     KPI frames come sorted by day: each month is then a slice, not a copy.
     """
-    months = pd.to_datetime(frame[table.date_column]).to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
-    if len(months) > 1 and not (months[1:] >= months[:-1]).all():
-        order = np.argsort(months, kind="stable")
-        frame, months = frame.iloc[order], months[order]
-    distinct = np.unique(months)
-    bounds = np.searchsorted(months, distinct).tolist() + [len(months)]
-    return {
-        pd.Timestamp(month).date(): frame.iloc[start:end]
-        for month, start, end in zip(distinct, bounds[:-1], bounds[1:], strict=True)
-    }
+    months, rows = rows_by_period(pd.to_datetime(frame[table.date_column]), "M")
+    return {pd.Timestamp(month).date(): frame.iloc[positions] for month, positions in zip(months, rows, strict=True)}
 
 
 def _checked_frame(table: Table, frame: pd.DataFrame, window: Window | None) -> pd.DataFrame:
@@ -368,13 +360,14 @@ def _checked_frame(table: Table, frame: pd.DataFrame, window: Window | None) -> 
     if missing:
         raise WarehouseError(f"{table.name}: frame lacks contract columns {missing}")
     frame = frame[table.column_names]
-    if table.date_column and len(frame):
-        undated = frame[table.date_column].isna()
-        if undated.any():
-            raise WarehouseError(
-                f"{table.name}: {int(undated.sum())} rows have no {table.date_column}; every row must belong to a day"
-            )
-    if window is not None and table.date_column and len(frame):
+    if not table.date_column or not len(frame):
+        return frame
+    undated = frame[table.date_column].isna()
+    if undated.any():
+        raise WarehouseError(
+            f"{table.name}: {int(undated.sum())} rows have no {table.date_column}; every row must belong to a day"
+        )
+    if window is not None:
         days = pd.to_datetime(frame[table.date_column])
         outside = (days < pd.Timestamp(window.start)) | (days >= pd.Timestamp(window.end))
         if outside.any():
