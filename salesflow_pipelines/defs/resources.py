@@ -126,7 +126,13 @@ class SalesSource(dg.ConfigurableResource):
 class DataQuality(dg.ConfigurableResource):
     """Thresholds of the data-quality asset checks."""
 
-    max_reject_rate: float = Field(default=0.05, description="SALESFLOW_MAX_REJECT_RATE")
+    max_reject_rate: float = Field(
+        default=0.05, description="SALESFLOW_MAX_REJECT_RATE: above it the reject-rate check warns"
+    )
+    reject_rate_ceiling: float = Field(
+        default=0.20,
+        description="SALESFLOW_REJECT_RATE_CEILING: a day above it (100+ lines) fails cleaning, nothing written",
+    )
     reconcile_tolerance: float = Field(
         default=0.01, description="Allowed gap between a sale's totalAmount and its lines."
     )
@@ -208,7 +214,10 @@ def import_settings_from_env(warehouse_url: Any) -> ImportSettings:
 
 
 def data_quality_from_env() -> DataQuality:
-    return DataQuality(max_reject_rate=float(os.environ.get("SALESFLOW_MAX_REJECT_RATE", 0.05)))
+    return DataQuality(
+        max_reject_rate=float(os.environ.get("SALESFLOW_MAX_REJECT_RATE", 0.05)),
+        reject_rate_ceiling=float(os.environ.get("SALESFLOW_REJECT_RATE_CEILING", 0.20)),
+    )
 
 
 def default_reports_dir() -> str:

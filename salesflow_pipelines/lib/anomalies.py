@@ -27,6 +27,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines.lib.warehouse import Window
 
 HIGH, MEDIUM, LOW = "HIGH", "MEDIUM", "LOW"
@@ -233,7 +234,7 @@ def _finish(anomalies: pd.DataFrame) -> pd.DataFrame:
     ]
     anomalies["explanation"] = [explain(row) for row in anomalies.itertuples()]
     for money in ("value", "expected"):
-        anomalies[money] = anomalies[money].astype("float64").round(2)
+        anomalies[money] = round_money(anomalies[money].astype("float64"))
     anomalies["z_score"] = anomalies["z_score"].astype("float64").round(2)
     for text in ("scope", "scope_key", "metric", "severity", "label", "explanation", "anomaly_id"):
         anomalies[text] = anomalies[text].astype("string")

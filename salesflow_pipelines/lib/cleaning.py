@@ -29,6 +29,9 @@ UNNAMED_PRODUCT = "Unnamed product"
 UNKNOWN_SKU = "UNKNOWN"
 DEFAULT_STATUS = "COMPLETED"
 
+_NAT = np.iinfo(np.int64).min
+_NS_PER_DAY = 86_400 * 10**9
+
 SALES_LINE_COLUMNS = [
     "sale_id",
     "sale_date",
@@ -58,6 +61,11 @@ RULES: tuple[tuple[str, str, str | None], ...] = (
     ("BAD_PRICE", "unitPrice must be >= 0, got ", "unit_price"),
     ("BAD_DISCOUNT", "discount must be in [0, 1], got ", "discount"),
     ("BAD_STATUS", "unknown status ", "status"),
+)
+
+
+NO_CATEGORIES = pd.Series(
+    dtype="string", index=pd.MultiIndex.from_arrays([np.zeros(0, np.int64), np.zeros(0, object)], names=["day", "sku"])
 )
 
 
@@ -123,15 +131,17 @@ def _recoded(codes: np.ndarray, targets: np.ndarray, default: str | None) -> tup
 
 
 def duplicate_deliveries(raw: pd.DataFrame) -> np.ndarray:
-    """Mask of lines that belong to a second or later delivery of an already seen sale id.
+    """Mask of lines that belong to a second or later delivery of a sale id already seen that day.
 
-    The frame is in delivery order and every delivered sale starts at line 1, so a running
-    count of line-1 rows numbers the deliveries; a line is a duplicate when the first line
-    carrying its sale id belongs to an earlier delivery.
+    The frame is in delivery order (see `_in_delivery_order`: day by day) and every delivered
+    sale starts at line 1, so a running count of line-1 rows numbers the deliveries; a line is a
+    duplicate when the first line carrying its sale id on its day belongs to an earlier delivery.
+    Judged within a day, so a day's lines never depend on which other days share the run.
     """
     line_no = raw["line_no"].to_numpy()
     known = raw["sale_id"].notna().to_numpy()
     sale_ids = raw["sale_id"].to_numpy(dtype="int64", na_value=0)
+    days = sale_days(raw["sale_date"])
     if not len(line_no):
         return np.zeros(0, dtype=bool)
     starts = line_no == 1
@@ -141,41 +151,53 @@ def duplicate_deliveries(raw: pd.DataFrame) -> np.ndarray:
     if starts[0] and bool((starts[1:] | continues).all()):
         first_lines = np.flatnonzero(starts)
         repeated = np.zeros(len(first_lines), dtype=bool)
-        identified = known[first_lines]
-        repeated[identified] = later_occurrence(sale_ids[first_lines[identified]])
+        identified = first_lines[known[first_lines]]
+        repeated[known[first_lines]] = later_occurrence(sale_ids[identified], days[identified])
         return np.repeat(repeated, np.diff(first_lines, append=len(line_no)))
     delivery = np.cumsum(starts)
     duplicate = np.zeros(len(line_no), dtype=bool)
     identified = np.flatnonzero(known)
     own = delivery[identified]
-    duplicate[identified] = own != own[first_position(sale_ids[identified])]
+    duplicate[identified] = own != own[first_position(sale_ids[identified], days[identified])]
     return duplicate
 
 
-def later_occurrence(values: np.ndarray) -> np.ndarray:
-    """Mask of elements equal to an earlier element (`duplicated(keep="first")`), by a stable sort.
+def sale_days(dates: pd.Series) -> np.ndarray:
+    """Day numbers (days since 1970-01-01) of naive timestamps; missing dates get the smallest int64."""
+    nanoseconds = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return np.where(nanoseconds == _NAT, _NAT, nanoseconds // _NS_PER_DAY)
 
-    Nearly sorted input (sale ids) sorts in linear time, where hashing millions of ids would
-    not fit in cache; a stable sort keeps equal values in order of position.
+
+def _equal_runs(values: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A stable sort of `values`, and for each sorted position whether it starts a new (value, day) run.
+
+    Callers pass lines in day order, so equal values come out of the stable sort day by day:
+    a (value, day) pair is one run of the sorted order.
     """
     order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    repeated = np.empty(len(values), dtype=bool)
+    ordered, ordered_days = values[order], days[order]
+    run_start = np.empty(len(values), dtype=bool)
     if len(values):
-        repeated[order[0]] = False
-        repeated[order[1:]] = ordered[1:] == ordered[:-1]
+        run_start[0] = True
+        run_start[1:] = (ordered[1:] != ordered[:-1]) | (ordered_days[1:] != ordered_days[:-1])
+    return order, run_start
+
+
+def later_occurrence(values: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Mask of elements equal to an earlier element of the same day (`duplicated(keep="first")`
+    per day), by a stable sort: nearly sorted input (sale ids) sorts in linear time, where hashing
+    millions of ids would not fit in cache."""
+    order, run_start = _equal_runs(values, days)
+    repeated = np.empty(len(values), dtype=bool)
+    repeated[order] = ~run_start
     return repeated
 
 
-def first_position(values: np.ndarray) -> np.ndarray:
-    """For each element, the position of the first element equal to it (by a stable sort)."""
+def first_position(values: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """For each element, the position of the first element equal to it on the same day."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    run_start = np.empty(len(values), dtype=bool)
-    run_start[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=run_start[1:])
+    order, run_start = _equal_runs(values, days)
     heads = order[run_start]
     first = np.empty(len(values), dtype=np.int64)
     first[order] = heads[np.cumsum(run_start) - 1]
@@ -183,25 +205,26 @@ def first_position(values: np.ndarray) -> np.ndarray:
 
 
 def category_lookup(products: pd.DataFrame) -> pd.Series:
-    """Inventory category by normalized SKU, from the latest snapshot that names one."""
+    """Inventory category by (snapshot day, normalized SKU): a line takes its own day's category,
+    so a day's lines never depend on which other days' snapshots share the run."""
     if products.empty:
-        return pd.Series(dtype="string")
-    latest = products.sort_values("snapshot_date", kind="stable")
-    latest = pd.DataFrame(
+        return NO_CATEGORIES
+    named = pd.DataFrame(
         {
-            "sku": normalize_text(latest["sku"], case="upper").astype("string"),
-            "category": normalize_text(latest["category"], case="title").astype("string"),
+            "day": sale_days(products["snapshot_date"]),
+            "sku": normalize_text(products["sku"], case="upper").astype("string"),
+            "category": normalize_text(products["category"], case="title").astype("string"),
         }
     )
-    latest = latest.dropna(subset=["sku", "category"]).drop_duplicates("sku", keep="last")
-    return latest.set_index("sku")["category"]
+    named = named.dropna(subset=["sku", "category"]).drop_duplicates(["day", "sku"], keep="last")
+    return named.set_index(["day", "sku"])["category"]
 
 
 def clean_sales(raw: pd.DataFrame, categories: pd.Series, *, overwrite_raw: bool = False) -> CleanedSales:
     """Split raw sale lines into valid, normalized lines with revenue and rejected lines.
 
-    `categories` maps normalized SKU to category (see `category_lookup`); a line's own
-    `category` extension wins over it, and a SKU in neither is `Uncategorized`. Text columns of
+    `categories` maps (day, normalized SKU) to category (see `category_lookup`); a line's own
+    `category` extension wins over its day's, and a SKU in neither is `Uncategorized`. Text columns of
     the valid lines are categoricals; both frames keep delivery order.
 
     With `overwrite_raw`, for a caller that drops `raw` afterwards (the asset: the frame was
@@ -328,10 +351,19 @@ def _complement(rejected: np.ndarray, size: int) -> np.ndarray | None:
 
 
 def _in_delivery_order(raw: pd.DataFrame) -> pd.DataFrame:
+    """Lines day by day, each day in the order its pull delivered them.
+
+    `delivery_order` numbers a pull's lines from 0, and days pulled by different runs are stored
+    side by side: only within a day does it say which delivery came first.
+    """
+    days = sale_days(raw["sale_date"])
     order = raw["delivery_order"].to_numpy()
-    if len(order) < 2 or bool((order[1:] >= order[:-1]).all()):
-        return raw  # the usual case: sources hand lines on in delivery order
-    return raw.take(np.argsort(order, kind="stable"))
+    if len(order) < 2:
+        return raw
+    later_day = days[1:] > days[:-1]
+    if bool((later_day | ((days[1:] == days[:-1]) & (order[1:] >= order[:-1]))).all()):
+        return raw  # the usual case: day files in day order, each in delivery order
+    return raw.take(np.lexsort((order, days)))
 
 
 def _normalized_text(raw: pd.DataFrame, categories: pd.Series) -> dict[str, tuple[np.ndarray, list[str]]]:
@@ -347,33 +379,49 @@ def _normalized_text(raw: pd.DataFrame, categories: pd.Series) -> dict[str, tupl
     sku_codes, sku_labels = text_codes(raw["sku"])
     sku_clean = _normalized_labels(sku_labels, "upper")
     text["sku"] = _recoded(sku_codes, sku_clean, UNKNOWN_SKU)
-    text["category"] = _category_codes(raw["category"], sku_codes, sku_clean, categories)
+    text["category"] = _category_codes(raw["category"], sku_codes, sku_clean, sale_days(raw["sale_date"]), categories)
     return text
 
 
 def _category_codes(
-    own: pd.Series, sku_codes: np.ndarray, sku_clean: np.ndarray, categories: pd.Series
+    own: pd.Series, sku_codes: np.ndarray, sku_clean: np.ndarray, days: np.ndarray, categories: pd.Series
 ) -> tuple[np.ndarray, list[str]]:
-    """A line's own category, else its SKU's inventory category, else `Uncategorized`.
+    """A line's own category, else its SKU's inventory category that day, else `Uncategorized`.
 
-    Decided per distinct own category and per distinct SKU; the lines only gather codes.
+    Decided per distinct own category and per distinct (day, SKU); the lines only gather codes.
     """
     own_codes, own_labels = text_codes(own)
     own_clean = _normalized_labels(own_labels, "title")
-    # A missing SKU has no inventory category (it is not looked up as UNKNOWN).
-    known_skus = np.array([sku if sku is not None else "" for sku in sku_clean], dtype=object)
-    from_inventory = categories.reindex(pd.Index(known_skus, dtype=object)).to_numpy(dtype=object, na_value=None)
-    labels = list(pd.unique(np.concatenate([own_clean, from_inventory, [UNCATEGORIZED]]).astype(object)))
+    labels = list(pd.unique(np.concatenate([own_clean, categories.to_numpy(dtype=object), [UNCATEGORIZED]])))
     labels = [label for label in labels if label is not None and not pd.isna(label)]
     position = {label: code for code, label in enumerate(labels)}
     code_type = np.int8 if len(labels) < 127 else np.int16 if len(labels) < 32_767 else np.int32
-
-    def lookup(clean: np.ndarray, missing: int) -> np.ndarray:
-        return np.array([position.get(label, missing) if label is not None else missing for label in clean] + [missing])
-
-    fallback = lookup(from_inventory, position[UNCATEGORIZED]).astype(code_type)[sku_codes]
-    chosen = lookup(own_clean, -1).astype(code_type)[own_codes]
+    chosen = np.array([position.get(label, -1) if label is not None else -1 for label in own_clean] + [-1])
+    chosen = chosen.astype(code_type)[own_codes]
+    fallback = _inventory_codes(sku_codes, sku_clean, days, categories, position).astype(code_type)
     return np.where(chosen >= 0, chosen, fallback), labels
+
+
+def _inventory_codes(
+    sku_codes: np.ndarray, sku_clean: np.ndarray, days: np.ndarray, categories: pd.Series, position: dict[str, int]
+) -> np.ndarray:
+    """Each line's inventory category code from a (day, SKU code) table; `Uncategorized` where none.
+
+    The table has a row per day from the first to the last dated line and a spare row for
+    undated lines; its last column answers lines without a SKU (code -1).
+    """
+    dated = days != _NAT
+    first = int(days[dated].min()) if dated.any() else 0
+    span = int(days[dated].max()) - first + 1 if dated.any() else 0
+    clean_ids, clean_skus = pd.factorize(pd.Series(sku_clean, dtype=object), use_na_sentinel=True)
+    table = np.full((span + 1, len(clean_skus) + 1), position[UNCATEGORIZED], dtype=np.int32)
+    if len(categories):
+        day = categories.index.get_level_values("day").to_numpy(dtype=np.int64) - first
+        sku = pd.Index(clean_skus, dtype=object).get_indexer(categories.index.get_level_values("sku").astype(object))
+        known = (sku >= 0) & (day >= 0) & (day < span)
+        table[day[known], sku[known]] = [position[label] for label in categories.to_numpy(dtype=object)[known]]
+    row = np.where(dated, days - first, span)
+    return table[row, np.append(clean_ids, -1)[sku_codes]]
 
 
 def _broken_rules(raw: pd.DataFrame, status: tuple[np.ndarray, list[str]]) -> list[np.ndarray]:
@@ -432,6 +480,17 @@ def _rejects(
         },
         columns=REJECT_COLUMNS,
     )
+
+
+def reject_rates_by_day(cleaned: CleanedSales) -> pd.DataFrame:
+    """One row per sale day: `lines` delivered (valid + rejected), `rejected`, and `reject_rate`."""
+    valid = cleaned.lines["sale_date"].dt.normalize().value_counts()
+    rejected = cleaned.rejects["sale_date"].value_counts()
+    table = pd.DataFrame({"valid": valid, "rejected": rejected}).fillna(0).astype("int64")
+    table["lines"] = table["valid"] + table["rejected"]
+    table["reject_rate"] = table["rejected"] / table["lines"]
+    table.index.name = "sale_date"
+    return table[["lines", "rejected", "reject_rate"]].reset_index()
 
 
 def unreconciled_sales(raw: pd.DataFrame, tolerance: float) -> pd.DataFrame:

@@ -35,6 +35,8 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import LinearRegression
 
+from salesflow_pipelines.lib.money import round_money
+
 AUTO = "auto"
 LINEAR = "linear"
 RANDOM_FOREST = "random_forest"
@@ -381,9 +383,9 @@ def _assemble(
                 {
                     "forecast_date": dates,
                     "product_id": pd.array([pd.NA if key == TOTAL else key] * horizon, dtype="Int64"),
-                    "predicted_revenue": prediction.round(2),
-                    "lower": np.clip(prediction + low, 0, None).round(2),
-                    "upper": (prediction + high).round(2),
+                    "predicted_revenue": round_money(prediction),
+                    "lower": round_money(np.clip(prediction + low, 0, None)),
+                    "upper": round_money(prediction + high),
                     "model": pd.array([model] * horizon, dtype="string"),
                 }
             )
@@ -438,8 +440,8 @@ def _result(
         "generated_at": generated_at,
         "horizon_days": horizon,
         "trend": trend(float(total["predicted_revenue"].mean()) if len(total) else 0.0, float(recent.mean() or 0.0)),
-        "total": round(float(total["predicted_revenue"].sum()), 2),
-        "daily_average": round(float(total["predicted_revenue"].mean()), 2) if len(total) else 0.0,
+        "total": float(round_money(total["predicted_revenue"].sum())),
+        "daily_average": float(round_money(total["predicted_revenue"].mean())) if len(total) else 0.0,
         "peak_value": float(peak["predicted_revenue"]) if peak is not None else np.nan,
         "peak_day": peak["forecast_date"] if peak is not None else pd.NaT,
         "model": model,

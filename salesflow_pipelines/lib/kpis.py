@@ -3,7 +3,8 @@
 Every function takes the valid lines of a window of days and returns one frame in the
 table contract's columns. Only `COMPLETED` sales count as revenue, orders and units;
 `REFUNDED` lines are summed apart; a walk-in (null customer) counts in orders, not customers.
-Money is rounded to the cent, rates to four decimals.
+Money is summed exactly and rounded once to the cent, half away from zero (`money.round_money`);
+rates to four decimals.
 
 Shaped for tens of millions of lines: each table is one pass over integer group numbers
 (day x product, region or category), sums are `np.bincount`, and distinct counts (orders,
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from salesflow_pipelines.lib import parallel
+from salesflow_pipelines.lib.money import round_money
 
 COMPLETED = "COMPLETED"
 REFUNDED = "REFUNDED"
@@ -349,13 +351,13 @@ def daily_sales(lines: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
     daily["revenue"] = by_day.on(days, revenue[:, 0], 0.0)
     daily["orders"] = by_day.on(days, orders, 0)
     daily["units"] = by_day.on(days, units, 0.0)
-    daily["avg_order_value"] = (daily["revenue"] / daily["orders"].replace(0, np.nan)).round(2)
+    daily["avg_order_value"] = round_money(daily["revenue"] / daily["orders"].replace(0, np.nan))
     daily["unique_customers"] = by_day.on(days, customers, 0)
-    daily["refunded_amount"] = np.round(by_day.on(days, revenue[:, 1], 0.0), 2)
+    daily["refunded_amount"] = round_money(by_day.on(days, revenue[:, 1], 0.0))
     week_before = daily["revenue"].reindex(days - pd.Timedelta(days=GROWTH_LAG_DAYS)).to_numpy()
     growth = (daily["revenue"].to_numpy() / np.where(week_before > 0, week_before, np.nan) - 1) * 100
     daily["revenue_growth_pct"] = np.round(growth, 2)
-    daily["revenue"] = daily["revenue"].round(2)
+    daily["revenue"] = round_money(daily["revenue"])
     return daily.reset_index()
 
 
@@ -373,7 +375,7 @@ def product_daily(lines: pd.DataFrame) -> pd.DataFrame:
             "sku": _text(lines, "sku", first),
             "product_name": _text(lines, "product_name", first),
             "category": _text(lines, "category", first),
-            "revenue": np.round(groups.money_sum(_values(lines, "revenue"))[observed], 2),
+            "revenue": round_money(groups.money_sum(_values(lines, "revenue"))[observed]),
             "units": groups.sum(_values(lines, "quantity"))[observed],
             "orders": groups.distinct(lines["sale_id"])[observed],
         }
@@ -390,7 +392,7 @@ def region_daily(lines: pd.DataFrame) -> pd.DataFrame:
         {
             "sale_date": groups.days.dates(day),
             "region": pd.array(regions[key], dtype="string"),
-            "revenue": np.round(groups.money_sum(_values(lines, "revenue"))[observed], 2),
+            "revenue": round_money(groups.money_sum(_values(lines, "revenue"))[observed]),
             "orders": groups.distinct(lines["sale_id"])[observed],
             "units": groups.sum(_values(lines, "quantity"))[observed],
             "unique_customers": groups.distinct(lines["customer_id"])[observed],
@@ -411,7 +413,7 @@ def category_daily(lines: pd.DataFrame) -> pd.DataFrame:
         {
             "sale_date": groups.days.dates(day),
             "category": pd.array(categories[key], dtype="string"),
-            "revenue": np.round(groups.money_sum(_values(lines, "revenue"))[observed], 2),
+            "revenue": round_money(groups.money_sum(_values(lines, "revenue"))[observed]),
             "units": groups.sum(_values(lines, "quantity"))[observed],
             "discount_rate": np.round(discounted / np.where(gross == 0, np.nan, gross), 4),
         }

@@ -18,6 +18,7 @@ from salesflow_pipelines.lib.cleaning import (
     normalize_text,
 )
 from salesflow_pipelines.lib.kpis import product_units_by_day
+from salesflow_pipelines.lib.money import round_money
 
 DEAD_AFTER_DAYS = 90
 COVER_WINDOW_DAYS = 28
@@ -64,7 +65,7 @@ def stock_snapshot(products: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     on_hand = snapshot["stock_quantity"].clip(lower=0).astype("float64")
     snapshot["days_of_cover"] = (on_hand / average_units.replace(0, np.nan)).round(1)
     unit_value = snapshot["cost_price"].fillna(snapshot["unit_price"]).fillna(0.0)
-    snapshot["stock_value"] = (on_hand * unit_value).round(2)
+    snapshot["stock_value"] = round_money(on_hand * unit_value)
     snapshot["status"] = _status(snapshot)
     return snapshot[SNAPSHOT_COLUMNS].reset_index(drop=True)
 
@@ -125,7 +126,7 @@ def stock_kpis(snapshot: pd.DataFrame) -> pd.DataFrame:
         median_days_of_cover=("days_of_cover", "median"),
         reorder_suggestions=("reorder", "sum"),
     )
-    table["total_stock_value"] = table["total_stock_value"].round(2)
+    table["total_stock_value"] = round_money(table["total_stock_value"])
     counts = ["products", "low_stock_products", "out_of_stock_products", "dead_stock_products", "reorder_suggestions"]
     table[counts] = table[counts].astype("int64")
     return table.reset_index()

@@ -5,17 +5,16 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesflow_pipelines.lib.cleaning import category_lookup, clean_sales, normalize_text
+from salesflow_pipelines.lib.cleaning import NO_CATEGORIES, category_lookup, clean_sales, normalize_text
 from salesflow_pipelines.lib.demo import DemoData
 from salesflow_pipelines.lib.payloads import inventory_to_payload, products_from_payload, products_to_payload
 from salesflow_pipelines.lib.schemas import SalesLine, SalesReject
 from salesflow_pipelines_tests.lib.frames import raw_lines
 
 DAY = "2026-11-02T10:00:00"
-NO_CATEGORIES = pd.Series(dtype="string")
 
 
 def clean(*lines, categories=NO_CATEGORIES):
@@ -122,6 +121,79 @@ def test_category_comes_from_inventory_by_normalized_sku_else_uncategorized():
         categories=category_lookup(products),
     )
     assert result.lines["category"].tolist() == ["Grocery", "Uncategorized", "Snacks"]
+
+
+def test_a_line_takes_the_category_of_its_own_day():
+    products = pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(["2026-11-01", "2026-11-02"]),
+            "sku": ["SKU-0001", "SKU-0001"],
+            "category": ["Grocery", "Snacks"],
+        }
+    )
+    result = clean(
+        dict(sale_id=1, sale_date="2026-11-01T09:00:00"),
+        dict(sale_id=2, sale_date="2026-11-02T09:00:00"),
+        dict(sale_id=3, sale_date="2026-11-03T09:00:00"),
+        categories=category_lookup(products),
+    )
+    assert result.lines["category"].tolist() == ["Grocery", "Snacks", "Uncategorized"]
+
+
+def test_days_pulled_by_different_runs_keep_every_sale():
+    """Each pull numbers its delivery from 0; days stored side by side must not interleave."""
+    day_one = raw_lines(
+        dict(sale_id=1, sale_date="2026-11-14T09:00:00", line_no=1),
+        dict(sale_id=1, sale_date="2026-11-14T09:00:00", line_no=2),
+        dict(sale_id=2, sale_date="2026-11-14T10:00:00", line_no=1),
+    )
+    day_two = raw_lines(
+        dict(sale_id=3, sale_date="2026-11-15T09:00:00", line_no=1),
+        dict(sale_id=3, sale_date="2026-11-15T09:00:00", line_no=2),
+        dict(sale_id=3, sale_date="2026-11-15T09:00:00", line_no=1),  # a second delivery of sale 3
+    )
+    result = clean_sales(pd.concat([day_one, day_two], ignore_index=True), NO_CATEGORIES)
+    assert result.lines["sale_id"].tolist() == [1, 1, 2, 3, 3]
+    assert result.rejects[["sale_id", "reason"]].values.tolist() == [[3, "DUPLICATE_SALE"]]
+
+
+def test_a_sale_id_is_judged_duplicate_within_its_day():
+    result = clean(
+        dict(sale_id=5, sale_date="2026-11-14T09:00:00"),
+        dict(sale_id=5, sale_date="2026-11-15T09:00:00"),
+    )
+    assert result.lines["sale_date"].dt.day.tolist() == [14, 15]
+    assert result.rejects.empty
+
+
+def split_into_pulls(raw: pd.DataFrame, cuts: list[int]) -> pd.DataFrame:
+    """The days of `raw` as separate pulls (each numbered from 0) stored day by day, as runs leave them."""
+    days = sorted(raw["sale_date"].dt.normalize().unique())
+    bounds = [0, *sorted(set(cuts)), len(days)]
+    pulls = []
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        pull = raw[raw["sale_date"].dt.normalize().isin(days[start:end])]
+        pulls.append(pull.assign(delivery_order=np.arange(len(pull))))
+    stored = pd.concat(pulls, ignore_index=True)
+    return stored.sort_values("sale_date", key=lambda d: d.dt.normalize(), kind="stable", ignore_index=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=6), max_size=5), st.integers(min_value=0, max_value=6))
+def test_a_days_lines_never_depend_on_how_days_were_pulled_or_grouped(cuts, window_start):
+    raw, categories = demo_raw(orders_per_day=15)
+    expected = {
+        day: clean_sales(frame.copy(), categories) for day, frame in raw.groupby(raw["sale_date"].dt.normalize())
+    }
+    stored = split_into_pulls(raw, cuts)
+    days = sorted(expected)[window_start:]
+    window = stored[stored["sale_date"].dt.normalize().isin(days)].reset_index(drop=True)
+    result = clean_sales(window, categories)
+    for day in days:
+        lines = result.lines[result.lines["sale_date"].dt.normalize() == day].reset_index(drop=True)
+        rejects = result.rejects[result.rejects["sale_date"] == day].reset_index(drop=True)
+        pd.testing.assert_frame_equal(lines, expected[day].lines, check_categorical=False)
+        pd.testing.assert_frame_equal(rejects, expected[day].rejects)
 
 
 def test_empty_input_gives_empty_valid_frames():

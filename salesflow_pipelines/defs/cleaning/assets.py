@@ -45,16 +45,24 @@ CLEANING = dict(partitions_def=daily_partitions, backfill_policy=single_run, gro
         ),
     },
     check_specs=[
-        dg.AssetCheckSpec("reject_rate_below_threshold", asset="sales_lines"),
+        dg.AssetCheckSpec(
+            "reject_rate_below_threshold",
+            asset="sales_lines",
+            description=(
+                "Share of rejected lines at most SALESFLOW_MAX_REJECT_RATE (warns). A day above "
+                "SALESFLOW_REJECT_RATE_CEILING fails cleaning before any table is written."
+            ),
+        ),
     ],
 )
 def clean_sales(
     context: dg.AssetExecutionContext, raw_sales: pd.DataFrame, raw_products: pd.DataFrame, data_quality: DataQuality
 ):
-    """Apply the cleaning rules of the design (section 3) to a window of raw sales."""
+    """Apply the cleaning rules of the design (section 3) to a window of raw sales, day by day."""
     window = partition_window(context)
     # raw_sales was loaded for this step alone: its memory is reused for the valid lines.
     cleaned = cleaning.clean_sales(raw_sales, cleaning.category_lookup(raw_products), overwrite_raw=True)
+    checks.stop_above_reject_ceiling(cleaning.reject_rates_by_day(cleaned), data_quality.reject_rate_ceiling)
     by_reason = cleaned.rejects["reason"].value_counts().to_dict()
     yield dg.Output(
         cleaned.lines,
@@ -78,7 +86,13 @@ def clean_sales(
     dagster_type=boundary_type(StockSnapshot),
     kinds={"pandas", "sql"},
     ins={"sales_lines": dg.AssetIn(partition_mapping=lookback(stock.LOOKBACK_DAYS))},
-    check_specs=[dg.AssetCheckSpec("one_row_per_product_per_day", asset="stock_snapshot")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "one_row_per_product_per_day",
+            asset="stock_snapshot",
+            description="No product appears twice in one day's snapshot (the backend sent it twice).",
+        )
+    ],
 )
 def stock_snapshot(context: dg.AssetExecutionContext, raw_products: pd.DataFrame, sales_lines: pd.DataFrame):
     """One row per product per day: stock on hand, its value at cost (price when the cost is

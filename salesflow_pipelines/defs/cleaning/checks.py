@@ -8,10 +8,29 @@ import pandas as pd
 from salesflow_pipelines.lib.cleaning import unreconciled_sales
 
 EXAMPLES = 5
+# Below this many lines a day's reject rate is too noisy to stop a run on (a shop's quiet day).
+MIN_LINES_FOR_CEILING = 100
+
+
+def stop_above_reject_ceiling(rates_by_day: pd.DataFrame, ceiling: float) -> None:
+    """Fails the step, before any table is written, when a day of at least `MIN_LINES_FOR_CEILING`
+    lines has more than `ceiling` of them rejected: far above normal is a bug, not bad data."""
+    breached = rates_by_day[(rates_by_day["lines"] >= MIN_LINES_FOR_CEILING) & (rates_by_day["reject_rate"] > ceiling)]
+    if breached.empty:
+        return
+    days = ", ".join(f"{row.sale_date:%Y-%m-%d} {row.reject_rate:.1%}" for row in breached.head(EXAMPLES).itertuples())
+    raise dg.Failure(
+        description=(
+            f"{len(breached)} day(s) reject more than {ceiling:.0%} of their lines ({days}); nothing was written. "
+            "Compare the raw_sales partitions with the backend; if the data really is that bad, raise "
+            "SALESFLOW_REJECT_RATE_CEILING and re-run."
+        ),
+        metadata={"days_above_ceiling": len(breached), "ceiling": ceiling},
+    )
 
 
 def reject_rate_check(valid_lines: int, rejects_by_reason: dict[str, int], max_rate: float) -> dg.AssetCheckResult:
-    """Fails (as a warning) when the share of rejected lines exceeds `max_rate`."""
+    """Warns when the share of rejected lines exceeds `max_rate` (the hard ceiling is `stop_above_reject_ceiling`)."""
     rejected = sum(rejects_by_reason.values())
     total = valid_lines + rejected
     rate = rejected / total if total else 0.0

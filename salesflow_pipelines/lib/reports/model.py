@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from salesflow_pipelines.lib.anomalies import HIGH, MEDIUM, PRODUCT, REGION, TOTAL
+from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines.lib.reports.periods import ReportPeriod
 from salesflow_pipelines.lib.tables import TABLES
 
@@ -93,7 +94,7 @@ class SalesReport:
 
     @property
     def revenue(self) -> float:
-        return round(float(self.daily["revenue"].sum()), 2)
+        return float(round_money(self.daily["revenue"].sum()))
 
     @property
     def orders(self) -> int:
@@ -184,11 +185,11 @@ def summary_kpis(daily: pd.DataFrame, previous: pd.DataFrame, customer_note: str
 
     def aov(frame: pd.DataFrame) -> float | None:
         orders = total(frame, "orders")
-        return round(total(frame, "revenue") / orders, 2) if orders else None
+        return float(round_money(total(frame, "revenue") / orders)) if orders else None
 
     def money(frame: pd.DataFrame, column: str) -> float | None:
         value = total(frame, column)
-        return None if value is None else round(value, 2)
+        return None if value is None else float(round_money(value))
 
     return [
         Kpi("Revenue", money(daily, "revenue"), money(previous, "revenue"), "money"),
@@ -343,7 +344,7 @@ def _or_empty(frame: pd.DataFrame | None, table: str) -> pd.DataFrame:
 
 def _ranked(table: pd.DataFrame, key: str) -> pd.DataFrame:
     revenue = table["revenue"].sum()
-    table = table.assign(revenue=table["revenue"].round(2), share=table["revenue"] / revenue if revenue else np.nan)
+    table = table.assign(revenue=round_money(table["revenue"]), share=table["revenue"] / revenue if revenue else np.nan)
     return table.sort_values(["revenue", key], ascending=[False, True]).reset_index(drop=True)
 
 
