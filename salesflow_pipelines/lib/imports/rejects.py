@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from salesflow_pipelines.lib.imports.reading import CsvSource, SheetTable, WorkbookSource
+from salesflow_pipelines.lib.xlsx_text import as_text
 
 BAD_CELL_FILL = "FFC7CE"
 ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
@@ -48,9 +49,7 @@ def write_rejects(
         header = ["Row", "Problems", *sheet.columns.headers]
 
         def cell(value: Any, out=out, **style: Any) -> WriteOnlyCell:
-            written_cell = WriteOnlyCell(out, value=_safe(value))
-            if isinstance(value, str) and value.startswith("="):
-                written_cell.data_type = "s"  # text that looks like a formula stays text
+            written_cell = as_text(WriteOnlyCell(out, value=_safe(value)))
             for name, setting in style.items():
                 setattr(written_cell, name, setting)
             return written_cell

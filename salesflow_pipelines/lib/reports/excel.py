@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from salesflow_pipelines.lib.reports.model import TOP_PRODUCTS, SalesReport
+from salesflow_pipelines.lib.xlsx_text import as_text
 
 SHEETS = ("Summary", "Daily", "Products", "Regions", "Categories", "Forecast", "Anomalies", "Stock", "Rejects")
 DATE_FORMAT = "yyyy-mm-dd"
@@ -79,7 +80,7 @@ def write_table(
 ) -> int:
     """Header row (bold, frozen, filtered) and one typed row per frame row; returns the row count."""
     for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=index, value=column.header)
+        cell = as_text(sheet.cell(row=1, column=index, value=column.header))
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         cell.alignment = Alignment(vertical="center")
     sheet.freeze_panes = "A2"
@@ -87,31 +88,30 @@ def write_table(
     if rows:
         for row_index, row in enumerate(frame.itertuples(index=False), start=2):
             for column_index, column in enumerate(columns, start=1):
-                cell = sheet.cell(row=row_index, column=column_index, value=_cell_value(column.value(row), column.kind))
+                value = _cell_value(column.value(row), column.kind)
+                cell = as_text(sheet.cell(row=row_index, column=column_index, value=value))
                 cell.number_format = _number_format(column.kind, money)
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{rows + 1}"
     else:
-        sheet.cell(row=2, column=1, value=empty_message).font = Font(italic=True)
+        as_text(sheet.cell(row=2, column=1, value=empty_message)).font = Font(italic=True)
     fit_columns(sheet, columns, frame, skip_rows=() if rows else (2,))
     return rows
 
 
 def write_summary(sheet: Worksheet, report: SalesReport, money: str) -> None:
     period = report.period
-    sheet["A1"] = f"Sales report · {period.title}"
-    sheet["A1"].font = Font(bold=True, size=16)
-    sheet["A2"] = period.span
-    sheet["A2"].font = Font(italic=True, color="616E7C")
-    sheet["A3"] = "No sales in this period." if not report.has_sales else None
+    as_text(sheet.cell(row=1, column=1, value=f"Sales report · {period.title}")).font = Font(bold=True, size=16)
+    as_text(sheet.cell(row=2, column=1, value=period.span)).font = Font(italic=True, color="616E7C")
     if not report.has_sales:
-        sheet["A3"].font = Font(bold=True, color="B91C1C", size=12)
+        no_sales = as_text(sheet.cell(row=3, column=1, value="No sales in this period."))
+        no_sales.font = Font(bold=True, color="B91C1C", size=12)
     header = ["Metric", "This period", "Previous period", "Change"]
     for index, text in enumerate(header, start=1):
-        cell = sheet.cell(row=5, column=index, value=text)
+        cell = as_text(sheet.cell(row=5, column=index, value=text))
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     for row_index, kpi in enumerate(report.kpis, start=6):
         kind = {"money": "money", "count": "integer"}.get(kpi.unit, "number")
-        sheet.cell(row=row_index, column=1, value=kpi.name)
+        as_text(sheet.cell(row=row_index, column=1, value=kpi.name))
         for column, value in ((2, kpi.value), (3, kpi.previous)):
             cell = sheet.cell(row=row_index, column=column, value=value)
             cell.number_format = _number_format(kind, money)
@@ -130,11 +130,12 @@ def write_summary(sheet: Worksheet, report: SalesReport, money: str) -> None:
         ("Generated at", report.generated_at.replace(tzinfo=None), DATETIME_FORMAT),
     ]
     for offset, (label, value, number_format) in enumerate(facts):
-        sheet.cell(row=line + offset, column=1, value=label)
-        sheet.cell(row=line + offset, column=2, value=value).number_format = number_format
+        as_text(sheet.cell(row=line + offset, column=1, value=label))
+        as_text(sheet.cell(row=line + offset, column=2, value=value)).number_format = number_format
     for note_offset, note in enumerate([kpi.note and f"{kpi.name}: {kpi.note}" for kpi in report.kpis] + report.notes):
         if note:
-            sheet.cell(row=line + len(facts) + 1 + note_offset, column=1, value=note).font = Font(italic=True)
+            note_cell = as_text(sheet.cell(row=line + len(facts) + 1 + note_offset, column=1, value=note))
+            note_cell.font = Font(italic=True)
     sheet.column_dimensions["A"].width = 26
     for letter in "BCD":
         sheet.column_dimensions[letter].width = 18
