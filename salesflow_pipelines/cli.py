@@ -7,7 +7,11 @@ salesflow standin [--port N]   serve the demo data over the Java API contract
 salesflow reports latest [--open]  print (and open) the newest report of each kind
 salesflow warehouse grant-reader   create or correct the read-only role `salesflow_reader`
                                    (SELECT on schema analytics only; password from
-                                   SALESFLOW_READER_PASSWORD)
+                                   SALESFLOW_READER_PASSWORD); takes TEMPORARY and CONNECT on the
+                                   warehouse database from PUBLIC (roles using it keep CONNECT);
+                                   prints what the role can still do and why
+  [--lock-cluster]                 also take CONNECT on the cluster's other databases from PUBLIC
+                                   (only on a cluster the deployment owns)
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     grant.add_argument("--role", default="salesflow_reader", help="role name (default salesflow_reader)")
     grant.add_argument("--url", help="warehouse URL (default SALESFLOW_WAREHOUSE_URL); run as the warehouse writer")
+    grant.add_argument(
+        "--lock-cluster",
+        action="store_true",
+        help="also revoke PUBLIC's CONNECT on the cluster's other databases, so the role cannot connect there "
+        "(off by default: on a shared cluster it locks out every role that connects there through PUBLIC)",
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "standin":
         from salesflow_pipelines.lib.standin_server import main as standin_main
@@ -51,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reports":
         return latest_reports(open_them=args.open)
     if args.command == "warehouse":
-        return grant_reader(args.role, args.url or os.environ.get("SALESFLOW_WAREHOUSE_URL"))
+        return grant_reader(args.role, args.url or os.environ.get("SALESFLOW_WAREHOUSE_URL"), args.lock_cluster)
     return run_demo(args.days, args.end or date.today() - timedelta(days=1))
 
 
@@ -157,7 +167,7 @@ def _counts(counts) -> str:
     return ", ".join(f"{count:,} {name}" for name, count in counts.items()) or "none"
 
 
-def grant_reader(role: str, url: str | None) -> int:
+def grant_reader(role: str, url: str | None, lock_cluster: bool = False) -> int:
     """`salesflow warehouse grant-reader`: the read-only role on the PostgreSQL warehouse."""
     from salesflow_pipelines.lib.warehouse import WarehouseError, without_password
     from salesflow_pipelines.lib.warehouse_roles import grant_reader as grant
@@ -167,16 +177,29 @@ def grant_reader(role: str, url: str | None) -> int:
         return 2
     try:
         # The password comes from the environment, never the command line (shell history, `ps`).
-        granted = grant(url, role=role, password=os.environ.get("SALESFLOW_READER_PASSWORD") or None)
+        granted = grant(
+            url, role=role, password=os.environ.get("SALESFLOW_READER_PASSWORD") or None, lock_cluster=lock_cluster
+        )
     except WarehouseError as error:
         print(f"grant-reader failed: {error}", file=sys.stderr)
         return 1
     print(
         f"Role {granted.role} {'created' if granted.created else 'checked'} on {without_password(url)}: "
-        f"SELECT on schema analytics ({len(granted.tables)} tables now, later tables too), nothing else."
+        f"SELECT on schema analytics ({len(granted.tables)} tables now, later tables too), no write, "
+        "no other schema."
     )
     if granted.password_set:
         print("Password set from SALESFLOW_READER_PASSWORD.")
+    for database, roles in granted.connect_kept.items():
+        kept = "CONNECT and TEMPORARY" if database == granted.database else "CONNECT"
+        print(f"PUBLIC's {kept} on {database} revoked; the roles using it keep their own: {', '.join(roles)}.")
+    if granted.create_kept:
+        print(f"PUBLIC's CREATE on schema public revoked; kept for: {', '.join(granted.create_kept)}.")
+    if granted.locked:
+        print(f"PUBLIC's CONNECT revoked on the other databases {', '.join(granted.locked)}.")
+    print(f"What {granted.role} can still do, and why:")
+    for line in granted.remaining:
+        print(f"  - {line}")
     return 0
 
 
