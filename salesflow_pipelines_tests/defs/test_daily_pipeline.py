@@ -6,23 +6,16 @@ import math
 from collections import defaultdict
 from datetime import date
 
-import dagster as dg
 import pandas as pd
-import psycopg
 import pytest
 
-from salesflow_pipelines.defs.cleaning import assets as cleaning_assets
-from salesflow_pipelines.defs.ingestion import assets as ingestion_assets
-from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
-from salesflow_pipelines.defs.kpis import assets as kpi_assets
-from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, SalesSource
 from salesflow_pipelines.lib.demo import DemoData
 from salesflow_pipelines.lib.payloads import sales_to_payload
 from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines_tests.defs.daily_graph import WAREHOUSE_TABLES, materialize, warehouse_table, warehouse_tables
 
 START, END = date(2026, 10, 1), date(2026, 10, 30)
 DEMO = DemoData(orders_per_day=40)
-DAILY_ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets])
 
 
 def independent_daily_totals(sales: list[dict]) -> pd.DataFrame:
@@ -66,35 +59,6 @@ def independent_daily_totals(sales: list[dict]) -> pd.DataFrame:
     )
 
 
-def warehouse_table(url: str, table: str) -> pd.DataFrame:
-    with psycopg.connect(url) as connection:
-        rows = connection.execute(f"SELECT * FROM analytics.{table}").fetchall()
-        columns = [column.name for column in connection.execute(f"SELECT * FROM analytics.{table} LIMIT 0").description]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def materialize(server: StandinServer, warehouse_url: str, frames_dir: str, start: date, end: date):
-    resources = {
-        "sales_source": SalesSource(
-            kind="java",
-            demo=DemoSource(),
-            java=JavaApi(base_url=server.base_url, phone="0000000000", password="admin123", backoff_seconds=0.01),
-        ),
-        "data_quality": DataQuality(),
-        "parquet_io_manager": ParquetIOManager(base_path=frames_dir),
-        "warehouse_io_manager": WarehouseIOManager(url=warehouse_url),
-    }
-    return dg.materialize(
-        DAILY_ASSETS,
-        resources=resources,
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-        },
-    )
-
-
 @pytest.mark.parametrize("extensions", [True, False], ids=["with-extensions", "stock-backend-only"])
 def test_month_from_flaky_server_matches_source_to_the_cent(extensions, fresh_schema, tmp_path):
     with StandinServer(DEMO, extensions=extensions, today=date(2026, 11, 5), token_ttl_seconds=2) as server:
@@ -122,26 +86,11 @@ def test_month_from_flaky_server_matches_source_to_the_cent(extensions, fresh_sc
 
 
 def test_rerunning_a_day_changes_nothing(fresh_schema, tmp_path):
-    tables = [
-        "daily_sales_kpis",
-        "product_daily_sales",
-        "region_daily_sales",
-        "category_daily_sales",
-        "customer_daily_kpis",
-        "stock_snapshot",
-        "stock_kpis",
-        "sales_rejects",
-    ]
     with StandinServer(DEMO, today=date(2026, 11, 5)) as server:
         assert materialize(server, fresh_schema, str(tmp_path), date(2026, 10, 10), date(2026, 10, 16)).success
-        before = {table: warehouse_table(fresh_schema, table) for table in tables}
+        before = warehouse_tables(fresh_schema)
         assert materialize(server, fresh_schema, str(tmp_path), date(2026, 10, 13), date(2026, 10, 13)).success
-        after = {table: warehouse_table(fresh_schema, table) for table in tables}
-    for table in tables:
+        after = warehouse_tables(fresh_schema)
+    for table in WAREHOUSE_TABLES:
         assert len(before[table]) > 0, table
-        keys = list(before[table].columns)
-        pd.testing.assert_frame_equal(
-            before[table].sort_values(keys).reset_index(drop=True),
-            after[table].sort_values(keys).reset_index(drop=True),
-            obj=table,
-        )
+        pd.testing.assert_frame_equal(before[table], after[table], obj=table)
