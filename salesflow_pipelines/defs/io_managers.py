@@ -117,6 +117,24 @@ class PartitionedParquetIOManager(dg.UPathIOManager):
             }
         )
 
+    def stored_partition(self, asset_key: dg.AssetKey, partition_key: str) -> pd.DataFrame | None:
+        """The frame stored for one partition of `asset_key`, or None when none was ever written.
+
+        For an asset whose past partitions must not change once written (a snapshot of a source
+        that forgets its past): the asset takes this manager as a resource and reads its own
+        earlier output here. The manager owns the file layout, and the files are the record, not
+        the instance's event log, which may be ephemeral or reset while the files stay.
+        """
+        try:
+            return _read_table(self._partition_path(asset_key, partition_key)).to_pandas()
+        except FileNotFoundError:
+            return None
+
+    def _partition_path(self, asset_key: dg.AssetKey, partition_key: str) -> UPath:
+        """Where `handle_output` writes this partition: the base class's layout, without a context."""
+        asset_path = self._base_path.joinpath(*asset_key.path)
+        return self._with_extension(self.make_safe_partition_path(asset_path, partition_key))
+
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         if not context.has_asset_partitions:
             return super().load_input(context)

@@ -1,11 +1,13 @@
 """Ingestion: sales and the product snapshot, pulled from the configured source."""
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pandas as pd
 
 from salesflow_pipelines.defs.cleaning.checks import reconciliation_check
+from salesflow_pipelines.defs.io_managers import PartitionedParquetIOManager
 from salesflow_pipelines.defs.partitions import (
     boundary_type,
     daily_partitions,
@@ -17,6 +19,7 @@ from salesflow_pipelines.defs.partitions import (
 )
 from salesflow_pipelines.defs.resources import DataQuality, SalesSource
 from salesflow_pipelines.lib.schemas import RawProduct, RawSaleLine
+from salesflow_pipelines.lib.warehouse import Window
 
 INGESTION = dict(
     partitions_def=daily_partitions,
@@ -66,24 +69,72 @@ def raw_sales(context: dg.AssetExecutionContext, sales_source: SalesSource, data
     yield reconciliation_check(lines, data_quality.reconcile_tolerance)
 
 
+def current_day() -> date:
+    """Today in the partitions' timezone (SALESFLOW_TZ): days before it are history."""
+    return datetime.now(ZoneInfo(daily_partitions.timezone)).date()
+
+
+def stored_snapshots(
+    asset_key: dg.AssetKey, days: list[date], store: PartitionedParquetIOManager
+) -> dict[date, pd.DataFrame]:
+    """The snapshots already stored for the past days among `days`; today and later are never reused.
+
+    Read through the Parquet IO manager as a resource (`ResourceParam`, the value its factory
+    creates): Dagster 1.13 has no input for an asset's own partition (a self-dependency maps only
+    to earlier partitions), and an IO manager that silently kept old files would leave the run's
+    metadata describing rows that were thrown away.
+    """
+    today = current_day()
+    stored = {day: store.stored_partition(asset_key, day.strftime(daily_partitions.fmt)) for day in days if day < today}
+    return {day: frame for day, frame in stored.items() if frame is not None}
+
+
+def days_text(days: list[date]) -> str:
+    """Days as runs of consecutive days: "2026-10-01..2026-10-03, 2026-10-07"."""
+    runs: list[list[date]] = []
+    for day in sorted(days):
+        if runs and day - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(days_label(Window(run[0], run[-1] + timedelta(days=1))) for run in runs)
+
+
 @dg.asset(
     **INGESTION,
     kinds={"pandas", "parquet"},
     dagster_type=boundary_type(RawProduct),
     metadata={"partition_column": "snapshot_date"},
 )
-def raw_products(context: dg.AssetExecutionContext, sales_source: SalesSource) -> pd.DataFrame:
+def raw_products(
+    context: dg.AssetExecutionContext,
+    sales_source: SalesSource,
+    parquet_io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+) -> pd.DataFrame:
     """One row per product per day: `GET /products` (price, stock, low-stock threshold) joined
     with `GET /inventory` (category, cost) on SKU. The Java backend only knows its current
-    stock, so a day's snapshot is the stock at the time that day's run pulled it."""
+    stock, so a day keeps the snapshot of its first successful pull: re-running a past day
+    (before today in SALESFLOW_TZ) reuses its stored snapshot, and only today, later days and
+    past days never stored are pulled (`days_reused` / `days_pulled`)."""
     window = partition_window(context)
+    days = [day.date() for day in window_days(window)]
+    stored = stored_snapshots(context.asset_key, days, parquet_io_manager)
     source = sales_source.active()
-    snapshots = [source.fetch_products(day.date()) for day in window_days(window)]
-    products = pd.concat(snapshots, ignore_index=True)
+    pulled = {day: source.fetch_products(day) for day in days if day not in stored}
+    if stored:
+        context.log.info(
+            f"Reused the stored stock snapshot of {len(stored)} past day(s), not re-pulled (the backend "
+            f"only knows today's stock): {days_text(list(stored))}"
+        )
+    snapshots = stored | pulled
+    products = pd.concat([snapshots[day] for day in days], ignore_index=True)
     context.add_output_metadata(
         {
             **frame_metadata(RawProduct, products),
             "days": days_label(window),
+            "days_reused": len(stored),
+            "days_pulled": len(pulled),
+            "reused": days_text(list(stored)) or "none",
             "products_without_inventory": int(products["category"].isna().sum()),
         }
     )
