@@ -88,7 +88,7 @@ def rows_written(result: dg.ExecuteInProcessResult) -> dict[str, int]:
     rows: dict[str, int] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
-        count = materialization.metadata.get("dagster/row_count")
+        count = materialization.metadata.get("rows_in_run") or materialization.metadata.get("dagster/row_count")
         if count is not None:
             rows[materialization.asset_key.to_user_string()] = int(count.value)
     return rows

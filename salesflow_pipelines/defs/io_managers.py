@@ -111,7 +111,6 @@ class PartitionedParquetIOManager(dg.UPathIOManager):
             )
         context.add_output_metadata(
             {
-                "dagster/row_count": len(obj),
                 "partitions_written": len(paths),
                 "path": dg.MetadataValue.path(str(next(iter(paths.values())).parent)),
             }
@@ -170,11 +169,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         table = self._table(context.asset_key)
-        rows = warehouse.connect(self.url).replace(table, obj, time_window(context))
+        store = warehouse.connect(self.url)
+        store.replace(table, obj, time_window(context))
         context.add_output_metadata(
             {
-                "dagster/row_count": rows,
-                "dagster/table_name": warehouse.connect(self.url).qualified(table),
+                "dagster/table_name": store.qualified(table),
                 "warehouse": warehouse.without_password(self.url),
             }
         )

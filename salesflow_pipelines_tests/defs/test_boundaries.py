@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from salesflow_pipelines.defs.partitions import boundary_type, frame_metadata
+from salesflow_pipelines.defs.partitions import boundary, boundary_type
 from salesflow_pipelines.lib.schemas import DailySalesKpis
 
 
@@ -35,8 +35,8 @@ def test_violation_names_column_check_and_failing_value():
     assert "-12.5" in result.description
 
 
-def test_column_schema_metadata_lists_the_model_columns():
-    metadata = frame_metadata(DailySalesKpis, daily_row())
-    assert metadata["dagster/row_count"] == 1
+def test_column_schema_is_definition_metadata_listing_the_model_columns():
+    metadata = boundary(DailySalesKpis, partition_column="sale_date")["metadata"]
+    assert metadata["partition_column"] == "sale_date"
     names = [column.name for column in metadata["dagster/column_schema"].columns]
     assert names == list(daily_row().columns)

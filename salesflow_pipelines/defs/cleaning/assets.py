@@ -5,12 +5,12 @@ import pandas as pd
 
 from salesflow_pipelines.defs.cleaning import checks
 from salesflow_pipelines.defs.partitions import (
-    boundary_type,
+    boundary,
     daily_partitions,
     days_label,
-    frame_metadata,
     lookback,
     partition_window,
+    row_metadata,
     single_run,
 )
 from salesflow_pipelines.defs.resources import DataQuality
@@ -25,9 +25,8 @@ CLEANING = dict(partitions_def=daily_partitions, backfill_policy=single_run, gro
     outs={
         "sales_lines": dg.AssetOut(
             io_manager_key="parquet_io_manager",
-            dagster_type=boundary_type(SalesLine),
+            **boundary(SalesLine, partition_column="sale_date"),
             kinds={"pandas", "parquet"},
-            metadata={"partition_column": "sale_date"},
             description=(
                 "One row per valid sale line: deduplicated, text normalized, defaults filled, "
                 "with `gross_amount` and `revenue` = quantity x unit_price x (1 - discount). "
@@ -36,7 +35,7 @@ CLEANING = dict(partitions_def=daily_partitions, backfill_policy=single_run, gro
         ),
         "sales_rejects": dg.AssetOut(
             io_manager_key="warehouse_io_manager",
-            dagster_type=boundary_type(SalesReject),
+            **boundary(SalesReject),
             kinds={"pandas", "sql"},
             description=(
                 "One row per rejected sale line with its reason code (DUPLICATE_SALE, "
@@ -67,13 +66,13 @@ def clean_sales(
     yield dg.Output(
         cleaned.lines,
         output_name="sales_lines",
-        metadata={**frame_metadata(SalesLine, cleaned.lines), "days": days_label(window)},
+        metadata={**row_metadata(context, len(cleaned.lines)), "days": days_label(window)},
     )
     yield dg.Output(
         cleaned.rejects,
         output_name="sales_rejects",
         metadata={
-            **frame_metadata(SalesReject, cleaned.rejects),
+            **row_metadata(context, len(cleaned.rejects)),
             **{f"rejected_{reason.lower()}": int(count) for reason, count in by_reason.items()},
         },
     )
@@ -83,7 +82,7 @@ def clean_sales(
 @dg.asset(
     **CLEANING,
     io_manager_key="warehouse_io_manager",
-    dagster_type=boundary_type(StockSnapshot),
+    **boundary(StockSnapshot),
     kinds={"pandas", "sql"},
     ins={"sales_lines": dg.AssetIn(partition_mapping=lookback(stock.LOOKBACK_DAYS))},
     check_specs=[
@@ -102,7 +101,7 @@ def stock_snapshot(context: dg.AssetExecutionContext, raw_products: pd.DataFrame
     yield dg.Output(
         snapshot,
         metadata={
-            **frame_metadata(StockSnapshot, snapshot),
+            **row_metadata(context, len(snapshot)),
             **{f"status_{s.lower()}": int(n) for s, n in snapshot["status"].value_counts().items()},
         },
     )

@@ -9,11 +9,11 @@ import pandas as pd
 from salesflow_pipelines.defs.cleaning.checks import reconciliation_check
 from salesflow_pipelines.defs.io_managers import PartitionedParquetIOManager
 from salesflow_pipelines.defs.partitions import (
-    boundary_type,
+    boundary,
     daily_partitions,
     days_label,
-    frame_metadata,
     partition_window,
+    row_metadata,
     single_run,
     window_days,
 )
@@ -32,8 +32,7 @@ INGESTION = dict(
 @dg.asset(
     **INGESTION,
     kinds={"pandas", "parquet"},
-    dagster_type=boundary_type(RawSaleLine),
-    metadata={"partition_column": "sale_date"},
+    **boundary(RawSaleLine, partition_column="sale_date"),
     check_specs=[
         dg.AssetCheckSpec(
             "total_amount_reconciles",
@@ -59,7 +58,7 @@ def raw_sales(context: dg.AssetExecutionContext, sales_source: SalesSource, data
     yield dg.Output(
         lines,
         metadata={
-            **frame_metadata(RawSaleLine, lines),
+            **row_metadata(context, len(lines)),
             "days": days_label(window),
             "sales": int(lines["sale_id"].nunique()),
             "lines_without_sale_date": int(undated.sum()),
@@ -103,8 +102,7 @@ def days_text(days: list[date]) -> str:
 @dg.asset(
     **INGESTION,
     kinds={"pandas", "parquet"},
-    dagster_type=boundary_type(RawProduct),
-    metadata={"partition_column": "snapshot_date"},
+    **boundary(RawProduct, partition_column="snapshot_date"),
 )
 def raw_products(
     context: dg.AssetExecutionContext,
@@ -130,7 +128,7 @@ def raw_products(
     products = pd.concat([snapshots[day] for day in days], ignore_index=True)
     context.add_output_metadata(
         {
-            **frame_metadata(RawProduct, products),
+            **row_metadata(context, len(products)),
             "days": days_label(window),
             "days_reused": len(stored),
             "days_pulled": len(pulled),

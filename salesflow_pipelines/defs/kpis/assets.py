@@ -6,12 +6,12 @@ import dagster as dg
 import pandas as pd
 
 from salesflow_pipelines.defs.partitions import (
-    boundary_type,
+    boundary,
     daily_partitions,
-    frame_metadata,
     in_window,
     lookback,
     partition_window,
+    row_metadata,
     single_run,
     window_days,
 )
@@ -35,8 +35,8 @@ KPI = dict(
 )
 
 
-def _output(model, frame: pd.DataFrame) -> dg.Output:
-    return dg.Output(frame, metadata=frame_metadata(model, frame))
+def _output(context: dg.AssetExecutionContext, frame: pd.DataFrame) -> dg.Output:
+    return dg.Output(frame, metadata=row_metadata(context, len(frame)))
 
 
 def _with_history(window: Window, days: int) -> pd.DatetimeIndex:
@@ -45,7 +45,7 @@ def _with_history(window: Window, days: int) -> pd.DatetimeIndex:
 
 @dg.asset(
     **KPI,
-    dagster_type=boundary_type(DailySalesKpis),
+    **boundary(DailySalesKpis),
     ins={"sales_lines": dg.AssetIn(partition_mapping=lookback(kpis.GROWTH_LAG_DAYS))},
 )
 def daily_sales_kpis(context: dg.AssetExecutionContext, sales_lines: pd.DataFrame) -> dg.Output:
@@ -54,32 +54,32 @@ def daily_sales_kpis(context: dg.AssetExecutionContext, sales_lines: pd.DataFram
     earlier (null when that day has no revenue or was never materialized)."""
     window = partition_window(context)
     daily = kpis.daily_sales(sales_lines, _with_history(window, kpis.GROWTH_LAG_DAYS))
-    return _output(DailySalesKpis, in_window(daily, "sale_date", window))
+    return _output(context, in_window(daily, "sale_date", window))
 
 
-@dg.asset(**KPI, dagster_type=boundary_type(ProductDailySales))
-def product_daily_sales(sales_lines: pd.DataFrame) -> dg.Output:
+@dg.asset(**KPI, **boundary(ProductDailySales))
+def product_daily_sales(context: dg.AssetExecutionContext, sales_lines: pd.DataFrame) -> dg.Output:
     """One row per product per day with completed sales: revenue, units and orders."""
-    return _output(ProductDailySales, kpis.product_daily(sales_lines))
+    return _output(context, kpis.product_daily(sales_lines))
 
 
-@dg.asset(**KPI, dagster_type=boundary_type(RegionDailySales))
-def region_daily_sales(sales_lines: pd.DataFrame) -> dg.Output:
+@dg.asset(**KPI, **boundary(RegionDailySales))
+def region_daily_sales(context: dg.AssetExecutionContext, sales_lines: pd.DataFrame) -> dg.Output:
     """One row per region per day with completed sales (`Unassigned` when the backend sends no
     region): revenue, orders, units and identified customers."""
-    return _output(RegionDailySales, kpis.region_daily(sales_lines))
+    return _output(context, kpis.region_daily(sales_lines))
 
 
-@dg.asset(**KPI, dagster_type=boundary_type(CategoryDailySales))
-def category_daily_sales(sales_lines: pd.DataFrame) -> dg.Output:
+@dg.asset(**KPI, **boundary(CategoryDailySales))
+def category_daily_sales(context: dg.AssetExecutionContext, sales_lines: pd.DataFrame) -> dg.Output:
     """One row per category per day with completed sales: revenue, units and discount rate
     (discount given over list value)."""
-    return _output(CategoryDailySales, kpis.category_daily(sales_lines))
+    return _output(context, kpis.category_daily(sales_lines))
 
 
 @dg.asset(
     **KPI,
-    dagster_type=boundary_type(CustomerDailyKpis),
+    **boundary(CustomerDailyKpis),
     ins={"sales_lines": dg.AssetIn(partition_mapping=lookback(kpis.RETURNING_LOOKBACK_DAYS))},
 )
 def customer_daily_kpis(context: dg.AssetExecutionContext, sales_lines: pd.DataFrame) -> dg.Output:
@@ -88,11 +88,11 @@ def customer_daily_kpis(context: dg.AssetExecutionContext, sales_lines: pd.DataF
     window = partition_window(context)
     history = _with_history(window, kpis.RETURNING_LOOKBACK_DAYS)
     table = kpis.customer_daily(sales_lines, history)
-    return _output(CustomerDailyKpis, in_window(table, "sale_date", window))
+    return _output(context, in_window(table, "sale_date", window))
 
 
-@dg.asset(**KPI, dagster_type=boundary_type(StockKpis))
-def stock_kpis(stock_snapshot: pd.DataFrame) -> dg.Output:
+@dg.asset(**KPI, **boundary(StockKpis))
+def stock_kpis(context: dg.AssetExecutionContext, stock_snapshot: pd.DataFrame) -> dg.Output:
     """One row per day: products, total stock value at cost, LOW / OUT / DEAD counts, median
     days of cover, and how many products should be reordered (LOW or OUT)."""
-    return _output(StockKpis, stock.stock_kpis(stock_snapshot))
+    return _output(context, stock.stock_kpis(stock_snapshot))

@@ -5,12 +5,12 @@ import pandas as pd
 
 from salesflow_pipelines.defs.ml.resources import AnomalySettings, ForecastSettings, StockAlertSettings
 from salesflow_pipelines.defs.partitions import (
-    boundary_type,
+    boundary,
     daily_partitions,
     days_label,
-    frame_metadata,
     lookback,
     partition_window,
+    row_metadata,
     single_run,
 )
 from salesflow_pipelines.lib import alerts, anomalies, forecast
@@ -19,7 +19,7 @@ from salesflow_pipelines.lib.stock import COVER_WINDOW_DAYS
 
 WAREHOUSE = dict(io_manager_key="warehouse_io_manager", kinds={"pandas", "sql"})
 DAILY_ML = dict(**WAREHOUSE, partitions_def=daily_partitions, backfill_policy=single_run, group_name="ml")
-LOW_LOG_LINES = 50
+LOW_EXAMPLES = 5
 
 
 def utc_now() -> pd.Timestamp:
@@ -32,7 +32,7 @@ def utc_now() -> pd.Timestamp:
     outs={
         "sales_forecast": dg.AssetOut(
             **WAREHOUSE,
-            dagster_type=boundary_type(SalesForecast),
+            **boundary(SalesForecast),
             description=(
                 "One row per day of the next SALESFLOW_FORECAST_HORIZON days (14 by default), for all "
                 "products together (product_id null) and per product: predicted revenue, the 80% interval "
@@ -43,7 +43,7 @@ def utc_now() -> pd.Timestamp:
         ),
         "sales_forecast_summary": dg.AssetOut(
             **WAREHOUSE,
-            dagster_type=boundary_type(SalesForecastSummary),
+            **boundary(SalesForecastSummary),
             description=(
                 "One row, the latest all-products forecast: total and daily average over the horizon, the "
                 "peak day and value, and the trend: upward / downward when the forecast's daily average is "
@@ -82,7 +82,7 @@ def revenue_forecast(
         result.forecast,
         output_name="sales_forecast",
         metadata={
-            **frame_metadata(SalesForecast, result.forecast),
+            **row_metadata(context, len(result.forecast)),
             "model": result.model,
             "models_used": dg.MetadataValue.json(result.forecast["model"].value_counts().to_dict()),
         },
@@ -91,7 +91,7 @@ def revenue_forecast(
         result.summary,
         output_name="sales_forecast_summary",
         metadata={
-            **frame_metadata(SalesForecastSummary, result.summary),
+            **row_metadata(context, len(result.summary)),
             "model": result.model,
             "strategy": forecast_settings.strategy,
             "trend": str(result.summary["trend"].iloc[0]),
@@ -114,7 +114,7 @@ def _scores_markdown(scores: dict[str, forecast.Score]) -> str:
 
 @dg.asset(
     **DAILY_ML,
-    dagster_type=boundary_type(SalesAnomaly),
+    **boundary(SalesAnomaly),
     ins={
         name: dg.AssetIn(partition_mapping=lookback(anomalies.LOOKBACK_DAYS))
         for name in ("daily_sales_kpis", "product_daily_sales", "region_daily_sales")
@@ -140,15 +140,15 @@ def sales_anomalies(
     )
     low = found[found["severity"] == anomalies.LOW]
     if len(low):
-        shown = "\n".join(low["explanation"].head(LOW_LOG_LINES))
-        more = f"\n… and {len(low) - LOW_LOG_LINES} more" if len(low) > LOW_LOG_LINES else ""
-        context.log.info(f"{len(low)} LOW anomalies (logged, not written):\n{shown}{more}")
+        scopes = low["scope_key"].astype(str).unique()
+        shown = ", ".join(scopes[:LOW_EXAMPLES]) + (" …" if len(scopes) > LOW_EXAMPLES else "")
+        context.log.info(f"{len(low)} LOW anomalies (volatility shifts on normal days), not written: {shown}")
     written = found[found["severity"] != anomalies.LOW].reset_index(drop=True)
     high = written[written["severity"] == anomalies.HIGH]
     return dg.Output(
         written,
         metadata={
-            **frame_metadata(SalesAnomaly, written),
+            **row_metadata(context, len(written)),
             "days": days_label(window),
             "high": len(high),
             "medium": int((written["severity"] == anomalies.MEDIUM).sum()),
@@ -161,11 +161,14 @@ def sales_anomalies(
 
 @dg.asset(
     **DAILY_ML,
-    dagster_type=boundary_type(StockAlert),
+    **boundary(StockAlert),
     ins={"product_daily_sales": dg.AssetIn(partition_mapping=lookback(COVER_WINDOW_DAYS))},
 )
 def stock_alerts(
-    stock_snapshot: pd.DataFrame, product_daily_sales: pd.DataFrame, stock_alert_settings: StockAlertSettings
+    context: dg.AssetExecutionContext,
+    stock_snapshot: pd.DataFrame,
+    product_daily_sales: pd.DataFrame,
+    stock_alert_settings: StockAlertSettings,
 ) -> dg.Output:
     """One row per product per day that is OUT (no stock) or LOW (at or below its reorder level,
     the backend's low-stock threshold): stock on hand, average daily units of the last 28 days,
@@ -181,7 +184,7 @@ def stock_alerts(
     return dg.Output(
         table,
         metadata={
-            **frame_metadata(StockAlert, table),
+            **row_metadata(context, len(table)),
             **{f"status_{status.lower()}": int(n) for status, n in table["status"].value_counts().items()},
         },
     )
