@@ -44,7 +44,7 @@ def test_numbers_stored_as_text_are_read_and_bad_ones_explained():
     assert problem[5] == "'abc' is not a number"
     assert "formula error (#REF!)" in problem[6]
     assert np.isnan(numbers[7]) and pd.isna(problem[7]) and pd.isna(problem[8])
-    assert "could be 1500 or 1.500" in problem[9]
+    assert "could be 1500 or 1.5" in problem[9]
     assert "yes/no" in problem[10]
 
 

@@ -143,6 +143,8 @@ FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
     STOCK: ("sku", "stock_quantity", "low_stock_threshold"),
 }
 HEADER_SEARCH_ROWS = 20
+# Columns that hold numbers; their text cells show which decimal mark the file uses.
+NUMBER_FIELDS = ("product_id", "quantity", "stock_quantity", "low_stock_threshold", "unit_price", "line_total")
 
 
 def header_key(text: Any) -> str:
@@ -190,6 +192,8 @@ class ColumnMap:
     not_sent: dict[str, str] = field(default_factory=dict)  # original header -> why it is not sent
     ignored: list[str] = field(default_factory=list)  # original headers of unknown or duplicate columns
     missing: list[tuple[str, ...]] = field(default_factory=list)  # required fields not found (alternatives)
+    # not-sent number columns (unit price, line total) -> position: read only for the file's decimal mark
+    also_read: dict[str, int] = field(default_factory=dict)
 
     def header_of(self, name: str) -> str:
         return self.headers[self.fields[name]] if name in self.fields else name
@@ -201,6 +205,7 @@ def map_columns(header: Sequence[Any], sheet_name: str) -> ColumnMap:
     named_kind = kind_from_sheet_name(sheet_name)
     found: dict[str, int] = {}
     not_sent: dict[str, str] = {}
+    also_read: dict[str, int] = {}
     ignored: list[str] = []
     for position, value in enumerate(header):
         if value is None or not str(value).strip():
@@ -208,6 +213,8 @@ def map_columns(header: Sequence[Any], sheet_name: str) -> ColumnMap:
         name = field_for(value)
         if name in NOT_SENT:
             not_sent[headers[position]] = NOT_SENT[name][1]
+            if name in NUMBER_FIELDS:
+                also_read.setdefault(name, position)
         elif name is None or name in found:
             ignored.append(headers[position] + (" (duplicate)" if name in found else ""))
         else:
@@ -216,11 +223,11 @@ def map_columns(header: Sequence[Any], sheet_name: str) -> ColumnMap:
         found["stock_quantity"] = found.pop("quantity")
     kind = named_kind or _kind_from_fields(found)
     if kind is None:
-        return ColumnMap(None, found, headers, not_sent, ignored)
+        return ColumnMap(None, found, headers, not_sent, ignored, also_read=also_read)
     wanted = FIELDS_BY_KIND[kind]
     for name in [name for name in found if name not in wanted]:
         ignored.append(f"{headers[found.pop(name)]} (not used in a {kind} sheet)")
-    return ColumnMap(kind, found, headers, not_sent, ignored, _missing(kind, found))
+    return ColumnMap(kind, found, headers, not_sent, ignored, _missing(kind, found), also_read)
 
 
 def _header_text(value: Any, position: int) -> str:

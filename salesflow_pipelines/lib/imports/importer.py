@@ -180,15 +180,13 @@ def plan(
     for sheet in read.sheets:
         if sheet.kind == headers.STOCK:
             rows, found = validation.validate_stock(sheet, options.max_stock)
-            resolved, unresolved = products.resolve_products(
-                rows[["row", "sku"]], catalogue, sheet.name, sheet.header_of
-            )
+            resolved, unresolved = products.resolve_products(rows[["row", "sku"]], catalogue, sheet)
             rows = rows.assign(sheet=sheet.name, product_id=resolved)
             problems += [found, unresolved, _duplicate_skus(rows, sheet)]
             stock_rows.append(rows)
         else:
             lines, found = validation.validate_sales(sheet, options.max_quantity)
-            resolved, unresolved = products.resolve_products(lines, catalogue, sheet.name, sheet.header_of)
+            resolved, unresolved = products.resolve_products(lines, catalogue, sheet)
             sale_lines.append(lines.assign(sheet=sheet.name, product_id=resolved))
             problems += [found, unresolved]
     rejected = validation.concat_problems(problems)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.imports.validation import concat_problems, problems_frame
+from salesflow_pipelines.lib.imports.reading import SheetTable
+from salesflow_pipelines.lib.imports.validation import as_written, concat_problems, problems_frame
 
 AMBIGUOUS = -1
 
@@ -76,13 +77,12 @@ class Catalogue:
         return self.products["stock_quantity"].to_dict()
 
 
-def resolve_products(
-    lines: pd.DataFrame, catalogue: Catalogue, sheet: str, header_of
-) -> tuple[pd.Series, pd.DataFrame]:
+def resolve_products(lines: pd.DataFrame, catalogue: Catalogue, sheet: SheetTable) -> tuple[pd.Series, pd.DataFrame]:
     """The product id of each line (NA when unresolved) and the problems of the unresolved ones.
 
-    `lines` has `row` and any of `sku`, `product_id`, `name`; a line without any of them is
-    already a MISSING_PRODUCT problem and is skipped here.
+    `lines` (the sheet's rows, typed, on the index of `sheet.frame`) has `row` and any of `sku`,
+    `product_id`, `name`; a line without any of them is already a MISSING_PRODUCT problem and is
+    skipped here. Messages quote the cell as written in the sheet.
     """
     found = {}
     if "sku" in lines and lines["sku"].notna().any():
@@ -108,10 +108,11 @@ def resolve_products(
             (conflict, "CONFLICTING_PRODUCT", "'{value}' is a different product from the one in the other column"),
         ):
             if rows.any():
-                values = lines.loc[rows, column]
-                values = values.map(lambda value: f"{value:g}") if column == "product_id" else values
+                values = sheet.frame.loc[rows[rows].index, column].map(as_written)
                 messages = [template.format(what=what, value=value) for value in values]
-                problems.append(problems_frame(sheet, lines.loc[rows, "row"], header_of(column), reason, messages))
+                problems.append(
+                    problems_frame(sheet.name, lines.loc[rows, "row"], sheet.header_of(column), reason, messages)
+                )
         product = product.fillna(usable)
     # A line whose product column names an unknown product is not saved by another column.
     bad_rows = concat_problems(problems)["row"]

@@ -8,7 +8,8 @@ Workbooks are streamed with openpyxl's read-only mode (`data_only=True`: the val
 showed when the file was last saved), so a 200,000-row sheet is read row by row and only the
 columns the import uses are kept. Merged cells are filled from their top-left cell, as the
 clerk sees them. CSV files are UTF-8 (with or without BOM); the separator (comma, semicolon or
-tab) is the one the header line uses most.
+tab) is the one the header line uses most. Cells stay as read (text stays text); the decimal mark
+of the numbers written as text is decided once for the whole file (`separators`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from salesflow_pipelines.lib.imports import headers
+from salesflow_pipelines.lib.imports.separators import Separators
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -43,16 +45,19 @@ class UnusableFile(Exception):
 
 @dataclass
 class SheetTable:
-    """One importable sheet: its kind, its columns, and its data rows (raw cell values)."""
+    """One importable sheet: its kind, its columns, its data rows (raw cell values), and the
+    decimal mark of the file it is part of."""
 
     name: str
     kind: str
     header_row: int
     columns: headers.ColumnMap
-    frame: pd.DataFrame  # `row` (the row number in the file) and one object column per field
+    # `row` (the row number in the file) and one object column per field and per column of `columns.also_read`
+    frame: pd.DataFrame
     blank_rows: int = 0
     rows_above_header: int = 0
     merged_cells_filled: int = 0
+    separators: Separators = field(default_factory=Separators)
 
     def header_of(self, name: str) -> str:
         return self.columns.header_of(name)
@@ -290,7 +295,20 @@ def read_sheets(source: WorkbookSource | CsvSource, max_rows: int = DEFAULT_MAX_
         raise UnusableFile(f"no data rows under the header ({where}): the file has nothing to import")
     # Stock first: a workbook that counts stock and records sales means the sales follow the count.
     sheets.sort(key=lambda sheet: sheet.kind != headers.STOCK)
+    separators = _separators(sheets)
+    for sheet in sheets:
+        sheet.separators = separators
     return ReadResult(file_kind, sheets, ignored)
+
+
+def _separators(sheets: list[SheetTable]) -> Separators:
+    """The file's decimal mark, from the text cells of every sheet's number columns."""
+    return Separators.of_cells(
+        (sheet.name, sheet.frame["row"], sheet.frame[name])
+        for sheet in sheets
+        for name in headers.NUMBER_FIELDS
+        if name in sheet.frame
+    )
 
 
 def _nothing_importable(ignored: dict[str, str], file_kind: str) -> str:
@@ -334,7 +352,7 @@ def read_sheet(source: WorkbookSource | CsvSource, name: str, max_rows: int) -> 
             f"{headers.describe_missing(columns.kind, columns.missing)} (sheet '{name}', header on row {header_row}; "
             f"columns found: {', '.join(repr(text) for text in columns.headers)})"
         )
-    positions = list(columns.fields.items())
+    positions = [*columns.fields.items(), *columns.also_read.items()]
     numbers: list[int] = []
     values_by_field: dict[str, list[Any]] = {field_name: [] for field_name, _ in positions}
     blank_rows = 0
@@ -357,7 +375,9 @@ def read_sheet(source: WorkbookSource | CsvSource, name: str, max_rows: int) -> 
                 f"{max_rows:,} rows per file)"
             )
         keep(number, values)
-    frame = pd.DataFrame({"row": pd.array(numbers, dtype="int64")} | values_by_field)
+    # object columns: each cell keeps its type (an int stays an int beside a float, as the file holds it)
+    cells = {name: pd.array(values, dtype=object) for name, values in values_by_field.items()}
+    frame = pd.DataFrame({"row": pd.array(numbers, dtype="int64")} | cells)
     filled = _fill_merged(frame, columns, source.merged_ranges(name), header_row)
     return SheetTable(name, columns.kind, header_row, columns, frame, blank_rows, header_at, filled)
 

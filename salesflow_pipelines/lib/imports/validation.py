@@ -3,13 +3,14 @@
 Every problem is one record of the `problems` frame: the sheet, the row number in the file, the
 column as the clerk named it, a reason code (summary counts) and a message saying what is wrong
 and how to fix it. A row can have several problems; all of them are collected at once
-(`lazy=True`), never only the first.
+(`lazy=True`), never only the first. A message quotes the cell as the file holds it (`as_written`),
+never the number it was read as.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,15 +18,14 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from salesflow_pipelines.lib.imports.reading import SheetTable
+from salesflow_pipelines.lib.imports.separators import Separators
 
 PROBLEM_COLUMNS = {"sheet": "string", "row": "int64", "column": "string", "reason": "string", "message": "string"}
 DEFAULT_MAX_QUANTITY = 10_000
 DEFAULT_MAX_STOCK = 1_000_000
 EXCEL_ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!")
-# "1,500" could be 1500 (thousands) or 1.5 (decimal comma): refuse to guess.
-AMBIGUOUS_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+$")
-DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
-SPACES = re.compile(r"[\s\u00a0\u202f\u2009']+")
+NUMBER_TYPES = (int, float, np.int64, np.float64)
+EXACT_WHOLE = 2**53  # whole floats beyond this are not exact: int() would make up digits
 
 
 def empty_problems() -> pd.DataFrame:
@@ -49,42 +49,40 @@ def concat_problems(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).astype(PROBLEM_COLUMNS)
 
 
-def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_numbers(values: pd.Series, separators: Separators | None = None) -> tuple[pd.Series, pd.Series]:
     """Numbers from cell values that may be text ("12", " 1 200 ", "3,0"): (float values, problem).
 
-    `problem` holds a message for a non-blank cell that is not a number (NaN elsewhere); blank
-    cells give NaN with no problem.
+    Text is read with the file's decimal mark (`separators`; without it, no other cell of the file
+    tells, so "1.000" is ambiguous). `problem` holds a message for a non-blank cell that is not a
+    number, or not one number (NaN elsewhere); blank cells give NaN with no problem.
     """
     values = values.astype(object)
     kinds = values.map(type)
-    numeric = kinds.isin((int, float, np.int64, np.float64))
+    numeric = kinds.isin(NUMBER_TYPES)
     text = kinds.isin((str,))
     numbers = pd.Series(np.nan, index=values.index, dtype="float64")
     numbers[numeric] = values[numeric].astype("float64")
     problem = pd.Series(np.nan, index=values.index, dtype="object")
     if text.any():
-        cleaned = values[text].astype("string").str.replace(SPACES, "", regex=True)
-        ambiguous = cleaned.str.match(AMBIGUOUS_THOUSANDS).fillna(False).astype(bool)
-        comma = cleaned.str.match(DECIMAL_COMMA).fillna(False).astype(bool) & ~ambiguous
-        cleaned = cleaned.where(~comma, cleaned.str.replace(",", ".", regex=False))
-        parsed = pd.to_numeric(cleaned.where(~ambiguous), errors="coerce")
-        numbers[text] = parsed.astype("float64")
-        blank = cleaned == ""
-        failed = parsed.isna() & ~blank
-        original = values[text]
-        problem[failed.index[failed & ambiguous]] = [
-            f"'{value}' could be {str(value).replace(',', '')} or {str(value).replace(',', '.')}: "
-            "write the number without a thousands separator"
-            for value in original[failed & ambiguous]
-        ]
-        other = failed & ~ambiguous
-        problem[other.index[other]] = [_not_a_number(value) for value in original[other]]
+        written = values[text]
+        numbers[text], problem[text] = (separators or Separators()).read(written)
+        failed = numbers[text].isna() & problem[text].isna() & (written.str.strip() != "")
+        problem[failed.index[failed]] = [_not_a_number(value) for value in written[failed]]
     infinite = np.isinf(numbers)
-    problem[infinite] = "the number is too large"
+    problem[infinite] = [f"{as_written(value)} is too large to be a number" for value in values[infinite]]
     numbers[infinite] = np.nan
     odd = ~numeric & ~text & values.notna()
     problem[odd] = [_not_a_number(value) for value in values[odd]]
     return numbers, problem
+
+
+def as_written(value: Any) -> str:
+    """A cell's value as the file holds it: text as typed (trimmed), a number cell unrounded."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float):
+        return repr(float(value))
+    return str(value)
 
 
 def _not_a_number(value) -> str:
@@ -103,7 +101,7 @@ def clean_text(values: pd.Series) -> pd.Series:
     Whole numbers typed into a text column (a sale ref 1001 read as 1001.0) lose the `.0`.
     """
     values = values.astype(object)
-    whole = values.map(lambda value: isinstance(value, float) and value.is_integer())
+    whole = values.map(lambda value: isinstance(value, float) and value.is_integer() and abs(value) < EXACT_WHOLE)
     values = values.where(~whole, values[whole].map(lambda value: str(int(value))))
     text = values.astype("string").str.split().str.join(" ").astype("string")
     return text.where(text != "", pd.NA)
@@ -165,7 +163,7 @@ def _with_maximum(model: type[pa.DataFrameModel], column: str, maximum: float) -
     return schema.update_column(column, checks=checks)
 
 
-# (field, check) -> (reason, message template); {value} is the cell as read, {maximum} the limit.
+# (field, check) -> (reason, message template); {value} is the cell as written, {maximum} the limit.
 MESSAGES: dict[tuple[str, str], tuple[str, str]] = {
     ("quantity", "not_nullable"): ("MISSING_QUANTITY", "the quantity is empty"),
     ("quantity", "greater_than_or_equal_to(1)"): (
@@ -205,10 +203,6 @@ def _check_rank(check: str) -> int:
     return next((rank for rank, prefix in enumerate(CHECK_ORDER) if check.startswith(prefix)), len(CHECK_ORDER))
 
 
-def _format_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
 def validate_sales(sheet: SheetTable, max_quantity: int = DEFAULT_MAX_QUANTITY) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sheet's lines, typed (`row, sku, product_id, name, quantity, sale_ref`), and their problems."""
     return _validate(sheet, SaleLineRows, ("sku", "name", "sale_ref"), ("product_id", "quantity"), max_quantity)
@@ -231,7 +225,7 @@ def _validate(
     parse_problems = []
     for name in numbers:
         if name in raw:
-            typed[name], problem = parse_numbers(raw[name])
+            typed[name], problem = parse_numbers(raw[name], sheet.separators)
             parse_problems.append((name, problem))
         else:
             typed[name] = np.nan
@@ -263,11 +257,8 @@ def _lazy_problems(
     for case in cases.itertuples(index=False):
         position = int(case.index)
         reason, template = MESSAGES[(case.column, case.check)]
-        value = frame.at[position, case.column] if case.column in frame else None
-        message = template.format(
-            value=_format_number(value) if isinstance(value, float) and not np.isnan(value) else value,
-            maximum=maximum,
-        )
+        value = as_written(sheet.frame.at[position, case.column]) if case.column in sheet.frame else None
+        message = template.format(value=value, maximum=maximum)
         problem = parse_problem.get(case.column)
         if case.check == "not_nullable" and problem is not None and isinstance(problem.at[position], str):
             reason, message = "NOT_A_NUMBER", problem.at[position]
