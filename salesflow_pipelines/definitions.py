@@ -26,6 +26,19 @@ def default_warehouse_url() -> str:
     return f"sqlite:///{os.path.join(local_data_dir(), 'warehouse.db')}"
 
 
+EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
+
+
+def executor() -> dg.ExecutorDefinition:
+    """The executor of every job, asset backfills and UI materializations included: in process by
+    default (a step here takes about a second; a process per step costs ~30 s, see
+    benchmarks/bench_daily_run.py), `SALESFLOW_EXECUTOR=multiprocess` for step isolation."""
+    name = env_or("SALESFLOW_EXECUTOR", "in_process")
+    if name not in EXECUTORS:
+        raise ValueError(f"SALESFLOW_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    return EXECUTORS[name]
+
+
 def resources() -> dict:
     """Every resource, configured from the environment (defaults need nothing outside the machine)."""
     warehouse_url = env_or("SALESFLOW_WAREHOUSE_URL", default_warehouse_url())
@@ -51,5 +64,7 @@ defs = dg.Definitions.merge(
     ml.defs,
     alerts.defs,
     imports.defs,
-    dg.Definitions(jobs=[daily_sales_job], schedules=[daily_sales_schedule], resources=resources()),
+    dg.Definitions(
+        jobs=[daily_sales_job], schedules=[daily_sales_schedule], resources=resources(), executor=executor()
+    ),
 )

@@ -265,6 +265,17 @@ class Mailer(dg.ConfigurableResource):
     def configured(self) -> bool:
         return bool(self.host.strip())
 
+    def nobody_to_email(self, recipients: list[str], setting: str) -> str | None:
+        """Why an email to `recipients` could reach nobody (no SMTP host, or `setting` empty), else None.
+
+        Sensors skip with this reason instead of launching runs that would only log the message.
+        """
+        if not self.configured:
+            return "no SMTP host (SALESFLOW_SMTP_HOST): nothing is emailed; set it to receive these emails"
+        if not recipients:
+            return f"{setting} is empty: nothing is emailed; set it to receive these emails"
+        return None
+
     def alert_recipient_list(self) -> list[str]:
         return _addresses(self.recipients)
 

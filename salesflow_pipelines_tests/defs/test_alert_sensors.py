@@ -191,6 +191,22 @@ def test_old_anomalies_from_a_backfill_are_not_emailed(fresh_schema, instance):
     assert not result.run_requests and result.cursor is not None
 
 
+@pytest.mark.parametrize(
+    ("smtp_host", "recipients", "named"),
+    [("", "owner@shop.test", "SALESFLOW_SMTP_HOST"), ("127.0.0.1", "", "SALESFLOW_ALERT_RECIPIENTS")],
+)
+def test_no_email_run_is_launched_when_nobody_can_receive_it(fresh_schema, instance, smtp_host, recipients, named):
+    nowhere = Mailer(host=smtp_host, recipients=recipients, ops_recipients=recipients)
+    resources = {"alert_source": AlertSource(warehouse_url=fresh_schema), "mailer": nowhere}
+    write(fresh_schema, "stock_alerts", stock_rows(YESTERDAY, {1: "LOW", 2: "OUT"}), YESTERDAY, instance)
+    result = tick(stock_alert_sensor, instance, resources)
+    assert not result.run_requests and named in result.skip_reason.skip_message
+    assert result.cursor is not None  # not emailed later either: the alerts stay in the tables and the UI
+    failed = nightly_job.execute_in_process(instance=instance, raise_on_error=False)
+    skipped = run_failure_alert_sensor(failure_context(instance, failed, {"mailer": nowhere}))
+    assert isinstance(skipped, dg.SkipReason)
+
+
 def stock_rows(day: date, statuses: dict[int, str]) -> pd.DataFrame:
     snapshot = pd.DataFrame(
         {

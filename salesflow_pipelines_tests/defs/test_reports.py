@@ -30,7 +30,7 @@ from salesflow_pipelines.defs.ml.resources import AnomalySettings, ForecastSetti
 from salesflow_pipelines.defs.reports.assets import THE_PERIOD, monthly_sales_report, weekly_sales_report
 from salesflow_pipelines.defs.reports.automation import monthly_report_schedule, report_runs, weekly_report_schedule
 from salesflow_pipelines.defs.reports.email import report_email_sensor, send_report_email
-from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, ReportStore, SalesSource
+from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, Mailer, ReportStore, SalesSource
 from salesflow_pipelines.lib.reports import files
 from salesflow_pipelines.lib.reports.periods import ReportPeriod
 
@@ -335,11 +335,8 @@ def test_report_metadata_links_the_files(warehouse, tmp_path):
     assert PdfReader(io.BytesIO((tmp_path / "latest" / "sales-report_weekly.pdf").read_bytes())).pages
 
 
-class LoopbackMailer(dg.ConfigurableResource):
-    """yagmail over plain SMTP to a loopback server; stands where the `mailer` resource goes."""
-
-    host: str
-    port: int
+class LoopbackMailer(Mailer):
+    """The Mailer, sending with yagmail over plain SMTP to a loopback server without logging in."""
 
     def send(self, to, subject, contents, attachments):
         with yagmail.SMTP(
@@ -384,12 +381,13 @@ def test_a_report_is_emailed_with_its_files_once_per_period(warehouse, tmp_path,
         warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40, instance=instance
     ).success
 
-    context = dg.build_sensor_context(instance=instance, resources={"report_store": store})
+    mailer = LoopbackMailer(host="127.0.0.1", port=port)
+    context = dg.build_sensor_context(instance=instance, resources={"report_store": store, "mailer": mailer})
     [request] = report_email_sensor(context)
     assert request.run_key == "report-email:weekly:2026-09-28"
     result = send_report_email.execute_in_process(
         run_config=request.run_config,
-        resources={"report_store": store, "mailer": LoopbackMailer(host="127.0.0.1", port=port)},
+        resources={"report_store": store, "mailer": mailer},
         instance=instance,
     )
     assert result.success
@@ -412,16 +410,21 @@ def test_a_report_is_emailed_with_its_files_once_per_period(warehouse, tmp_path,
     assert again.run_key == request.run_key
 
 
-def test_reports_are_not_emailed_without_recipients(warehouse, tmp_path):
+@pytest.mark.parametrize(
+    ("store_recipients", "smtp_host", "named"),
+    [("", "127.0.0.1", "SALESFLOW_REPORT_RECIPIENTS"), ("owner@shop.test", "", "SALESFLOW_SMTP_HOST")],
+)
+def test_reports_are_not_emailed_when_nobody_can_receive_them(warehouse, tmp_path, store_recipients, smtp_host, named):
     instance = dg.DagsterInstance.ephemeral()
     assert materialize_reports(
         warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40, instance=instance
     ).success
+    store = ReportStore(base_dir=str(tmp_path), recipients=store_recipients)
     context = dg.build_sensor_context(
-        instance=instance, resources={"report_store": ReportStore(base_dir=str(tmp_path))}
+        instance=instance, resources={"report_store": store, "mailer": LoopbackMailer(host=smtp_host)}
     )
     skipped = report_email_sensor(context)
-    assert isinstance(skipped, dg.SkipReason) and "SALESFLOW_REPORT_RECIPIENTS" in skipped.skip_message
+    assert isinstance(skipped, dg.SkipReason) and named in skipped.skip_message
     assert context.cursor is not None  # those reports are never emailed later either
 
 

@@ -55,10 +55,6 @@ ORDERS_PER_DAY = 20
 ALERT_TO, OPS_TO = "owner@shop.test", "ops@shop.test"
 ANOMALY_SENSOR, STOCK_SENSOR = "high_anomaly_sensor", "stock_alert_sensor"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-# daily_sales_job runs its steps in one process by definition; the ad-hoc asset job of the re-run
-# is told to do the same: the test is about the processes around the run, and a subprocess per step
-# would only add a few seconds per step.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 LINEAGE_PAGE = "/assets/sales_anomalies?view=lineage&lineageScope=upstream&lineageDepth=5"
 LINEAGE_ASSETS = (
     "raw_sales",
@@ -296,7 +292,6 @@ def test_deployment_end_to_end(e2e_database, inbox, tmp_path, capsys):
             "__ASSET_JOB",
             {"dagster/partition": spike_day.isoformat()},
             asset_selection=[["sales_anomalies"]],
-            run_config=IN_PROCESS,
         )
         rerun_end = finished(rerun, f"sales_anomalies of {spike_day} again", timeout=120)["endTime"]
 

@@ -116,6 +116,8 @@ def alert_sensor(name: str, asset_key: dg.AssetKey, kind: str, emails, descripti
         days, cursor = new_days(context, asset_key)
         if cursor is None:
             return dg.SkipReason(f"no new {asset_key.to_user_string()} materialization")
+        if reason := mailer.nobody_to_email(mailer.alert_recipient_list(), "SALESFLOW_ALERT_RECIPIENTS"):
+            return dg.SensorResult(skip_reason=reason, cursor=str(cursor))
         days = _recent(days, alert_source, context)
         found = emails(alert_source, days, mailer.ui_url) if days else []
         requests = [
@@ -200,6 +202,8 @@ def error_text(context: dg.RunFailureSensorContext) -> str:
 )
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, mailer: Mailer):
     run = context.dagster_run
+    if reason := mailer.nobody_to_email(mailer.ops_recipient_list(), "SALESFLOW_OPS_RECIPIENTS"):
+        return dg.SkipReason(reason)
     if run.job_name == send_alert_email.name:
         # An alert that could not be sent: emailing about it would fail the same way.
         return dg.SkipReason(f"run {run.run_id} sends alerts itself; see it in the UI")

@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from salesflow_pipelines.defs.reports.assets import FORMATS, report_key
-from salesflow_pipelines.defs.resources import ReportStore
+from salesflow_pipelines.defs.resources import Mailer, ReportStore
 from salesflow_pipelines.lib.reports import files
 from salesflow_pipelines.lib.reports.periods import PERIOD_KINDS, ReportPeriod
 
@@ -70,7 +70,7 @@ def send_report_email():
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="A weekly or monthly report was written: email it, once per period and kind.",
 )
-def report_email_sensor(context: dg.SensorEvaluationContext, report_store: ReportStore):
+def report_email_sensor(context: dg.SensorEvaluationContext, report_store: ReportStore, mailer: Mailer):
     after = int(context.cursor) if context.cursor else None
     batches = [
         context.instance.fetch_materializations(
@@ -86,8 +86,8 @@ def report_email_sensor(context: dg.SensorEvaluationContext, report_store: Repor
     horizon = min(full) if full else max(record.storage_id for record in events)
     events = [record for record in events if record.storage_id <= horizon]
     context.update_cursor(str(horizon))
-    if not report_store.recipient_list():
-        return dg.SkipReason("SALESFLOW_REPORT_RECIPIENTS is empty: reports are written but not emailed")
+    if reason := mailer.nobody_to_email(report_store.recipient_list(), "SALESFLOW_REPORT_RECIPIENTS"):
+        return dg.SkipReason(f"reports are written but not emailed: {reason}")
     periods = sorted({(record.asset_key.path[0], record.partition_key) for record in events if record.partition_key})
     return [
         dg.RunRequest(
