@@ -146,7 +146,11 @@ class PartitionedParquetIOManager(dg.UPathIOManager):
                 f"{missing[0]}..{missing[-1]}: materialize it first (or backfill that range)."
             )
         if missing:
-            context.log.warning(
+            # Days before the first materialized one are history not built yet (a new shop, a
+            # demo): expected. A hole between materialized days is worth a warning.
+            first_present = min(present)
+            log = context.log.info if all(key < first_present for key in missing) else context.log.warning
+            log(
                 f"{context.asset_key.to_user_string()}: {len(missing)} of {len(paths)} partitions "
                 f"not materialized ({missing[0]}..{missing[-1]}); computing without them."
             )

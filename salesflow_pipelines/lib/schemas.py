@@ -85,25 +85,109 @@ class _Strict(pa.DataFrameModel):
         coerce = False
 
 
-class RawSaleLine(pa.DataFrameModel):
-    """One sale line as delivered by the source, types coerced, values not yet trusted."""
+# Column descriptions shared by several models (the Dagster UI shows them next to each column).
+_DAY = "Shop-local calendar day (midnight timestamp); the daily partition the row belongs to"
+_SNAPSHOT_DAY = "Day of the stock snapshot (midnight timestamp); the daily partition the row belongs to"
+_COMPLETED_REVENUE = (
+    "Sum of quantity x unit_price x (1 - discount) over the {of} valid lines of COMPLETED sales, "
+    "to the cent (half away from zero)"
+)
+_COMPLETED_UNITS = "Units sold: sum of quantity over the {of} valid lines of COMPLETED sales"
+_COMPLETED_ORDERS = "Number of distinct COMPLETED sales with at least one valid line {of}"
+_IDENTIFIED_CUSTOMERS = (
+    "Distinct non-null customer ids among the {of} COMPLETED orders; walk-ins (null customer) do not count"
+)
+_STOCK_VALUE = (
+    "Value of the stock on hand: max(stock_quantity, 0) x cost_price (unit_price when the cost is unknown, "
+    "0 when both are), to the cent"
+)
+_CLEAN_SKU = "SKU trimmed, inner spaces collapsed, upper-cased; UNKNOWN when missing"
+_CLEAN_NAME = "Product name trimmed, inner spaces collapsed; 'Unnamed product' when missing"
+_INVENTORY_CATEGORY = "Category from /inventory by SKU, title-cased; Uncategorized when unknown"
+_GENERATED_AT = "When the forecast run made this row: UTC timestamp without a zone, to the second"
 
-    sale_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="null: rejected as MISSING_SALE_ID")
-    sale_date: Series[pd.Timestamp] = pa.Field(nullable=False)
-    total_amount: Series[float] = pa.Field(nullable=True)
-    customer_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    region: Series[Category] = pa.Field(nullable=True)
-    status: Series[Category] = pa.Field(nullable=True)
-    line_no: Series[int] = pa.Field(ge=1)
-    product_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    product_name: Series[Category] = pa.Field(nullable=True)
-    sku: Series[Category] = pa.Field(nullable=True)
-    quantity: Series[float] = pa.Field(nullable=True)
-    unit_price: Series[float] = pa.Field(nullable=True)
-    subtotal: Series[float] = pa.Field(nullable=True)
-    discount: Series[float] = pa.Field(nullable=True)
-    category: Series[Category] = pa.Field(nullable=True)
-    delivery_order: Series[int] = pa.Field(ge=0)
+
+def _backtest_mape(strategy: str) -> str:
+    return (
+        f"Backtest MAPE (%) of {strategy} on the all-products series, 2 decimals; null when it was not backtested "
+        "(another strategy configured, or too little history) or no backtest day had revenue"
+    )
+
+
+def _backtest_mase(strategy: str) -> str:
+    return (
+        f"Backtest MASE of {strategy} on the all-products series (below 1 beats the in-sample seasonal naive), "
+        "4 decimals; null when it was not backtested (another strategy configured, or too little history)"
+    )
+
+
+class RawSaleLine(pa.DataFrameModel):
+    """One row per sale line as delivered (duplicates included): types coerced, values not yet trusted."""
+
+    sale_id: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="Sale id (`id`) as sent; null: rejected as MISSING_SALE_ID"
+    )
+    sale_date: Series[pd.Timestamp] = pa.Field(
+        nullable=False,
+        description="Sale timestamp (`saleDate`, shop-local time); lines without a parseable one are left out",
+    )
+    total_amount: Series[float] = pa.Field(
+        nullable=True,
+        description=(
+            "The sale's `totalAmount` as sent, repeated on each of its lines; only checked against the lines "
+            "(total_amount_reconciles), never used for KPIs; NaN when missing or not a number"
+        ),
+    )
+    customer_id: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True,
+        description="`customerId` as sent; null: walk-in customer (also when the backend does not send it)",
+    )
+    region: Series[Category] = pa.Field(
+        nullable=True, description="`region` as spelled by the source; null: not sent (cleaned to Unassigned)"
+    )
+    status: Series[Category] = pa.Field(
+        nullable=True,
+        description=(
+            "`status` as spelled by the source; null: not sent (cleaned to COMPLETED); anything but COMPLETED, "
+            "REFUNDED or CANCELLED once trimmed and upper-cased is rejected as BAD_STATUS"
+        ),
+    )
+    line_no: Series[int] = pa.Field(ge=1, description="Position of the item within its sale, from 1")
+    product_id: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="Item `productId` as sent; null: rejected as MISSING_PRODUCT"
+    )
+    product_name: Series[Category] = pa.Field(
+        nullable=True, description="Item `productName` as spelled by the source; null: cleaned to 'Unnamed product'"
+    )
+    sku: Series[Category] = pa.Field(
+        nullable=True, description="Item `sku` as spelled by the source; null: cleaned to UNKNOWN"
+    )
+    quantity: Series[float] = pa.Field(
+        nullable=True, description="Units on the line as sent; NaN when missing or not a number (BAD_QUANTITY)"
+    )
+    unit_price: Series[float] = pa.Field(
+        nullable=True, description="Price per unit (`unitPrice`) as sent; NaN when missing or not a number (BAD_PRICE)"
+    )
+    subtotal: Series[float] = pa.Field(
+        nullable=True,
+        description="Item `subtotal` as sent; informational only: revenue is recomputed from the line's values",
+    )
+    discount: Series[float] = pa.Field(
+        nullable=True,
+        description="Fraction of the line's value taken off, as sent; null: no discount (0); outside [0, 1]: "
+        "BAD_DISCOUNT",
+    )
+    category: Series[Category] = pa.Field(
+        nullable=True,
+        description="Item `category` as spelled by the source; null: the SKU's /inventory category that day is used",
+    )
+    delivery_order: Series[int] = pa.Field(
+        ge=0,
+        description=(
+            "Position of the line in the pull that delivered it, from 0; within a day, says which delivery of "
+            "a sale id came first (the first is kept, later ones are DUPLICATE_SALE)"
+        ),
+    )
 
     class Config:
         strict = True
@@ -111,17 +195,38 @@ class RawSaleLine(pa.DataFrameModel):
 
 
 class RawProduct(pa.DataFrameModel):
-    """One product of the `/products` snapshot joined with `/inventory` (category, cost)."""
+    """One row per product per day: `/products` joined with `/inventory` (category, cost) on SKU, untrusted."""
 
-    snapshot_date: Series[pd.Timestamp]
-    product_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    name: Series[pd.StringDtype] = pa.Field(nullable=True)
-    sku: Series[pd.StringDtype] = pa.Field(nullable=True)
-    price: Series[float] = pa.Field(nullable=True)
-    stock_quantity: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    low_stock_threshold: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    category: Series[pd.StringDtype] = pa.Field(nullable=True)
-    cost: Series[float] = pa.Field(nullable=True)
+    snapshot_date: Series[pd.Timestamp] = pa.Field(
+        description="Day the snapshot belongs to (midnight); a past day keeps the snapshot of its first pull"
+    )
+    product_id: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="Product `id` from /products; null: the row is left out of stock_snapshot"
+    )
+    name: Series[pd.StringDtype] = pa.Field(
+        nullable=True, description="Product `name` as sent; null: 'Unnamed product' in stock_snapshot"
+    )
+    sku: Series[pd.StringDtype] = pa.Field(
+        nullable=True,
+        description="Product `sku` as sent; trimmed, spaces collapsed and upper-cased it is the join key to /inventory",
+    )
+    price: Series[float] = pa.Field(
+        nullable=True, description="Selling price per unit from /products; NaN when missing or not a number"
+    )
+    stock_quantity: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="Units on hand (`stockQuantity`); null: 0 in stock_snapshot"
+    )
+    low_stock_threshold: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True,
+        description="`lowStockThreshold`: the product is LOW at or below it; null: 0 in stock_snapshot",
+    )
+    category: Series[pd.StringDtype] = pa.Field(
+        nullable=True,
+        description="Category of the /inventory item with the same SKU; null when none matches or it has none",
+    )
+    cost: Series[float] = pa.Field(
+        nullable=True, description="Unit cost of the /inventory item with the same SKU; NaN when unknown"
+    )
 
     class Config:
         strict = True
@@ -129,86 +234,143 @@ class RawProduct(pa.DataFrameModel):
 
 
 class SalesLine(_Strict):
-    """One valid, deduplicated, normalized sale line with its revenue (text as categoricals)."""
+    """One row per valid sale line, any status: deduplicated, normalized, with revenue (text as categoricals)."""
 
-    sale_id: Series[int]
-    sale_date: Series[pd.Timestamp]
-    line_no: Series[int] = pa.Field(ge=1)
-    customer_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="null = walk-in")
-    region: Series[Category]
-    status: Series[Category] = pa.Field(isin=SALE_STATUSES)
-    product_id: Series[int]
-    product_name: Series[Category]
-    sku: Series[Category]
-    category: Series[Category]
-    quantity: Series[float] = pa.Field(gt=0)
-    unit_price: Series[float] = pa.Field(ge=0)
-    discount: Series[float] = pa.Field(ge=0, le=1)
-    gross_amount: Series[float] = pa.Field(ge=0, description="quantity x unit_price")
-    revenue: Series[float] = pa.Field(ge=0, description="quantity x unit_price x (1 - discount)")
+    sale_id: Series[int] = pa.Field(
+        description="Sale id; deduplicated per day (only the lines of its first delivery are kept)"
+    )
+    sale_date: Series[pd.Timestamp] = pa.Field(
+        description="Sale timestamp (shop-local time, time of day kept); its day is the partition"
+    )
+    line_no: Series[int] = pa.Field(ge=1, description="Position of the item within its sale, from 1")
+    customer_id: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="Customer id; null = walk-in (counts in orders, not in customers)"
+    )
+    region: Series[Category] = pa.Field(
+        description="Region trimmed, inner spaces collapsed, title-cased; Unassigned when not sent"
+    )
+    status: Series[Category] = pa.Field(
+        isin=SALE_STATUSES,
+        description="COMPLETED, REFUNDED or CANCELLED (upper-cased; COMPLETED when not sent)",
+    )
+    product_id: Series[int] = pa.Field(description="Product id (never missing: such lines are MISSING_PRODUCT)")
+    product_name: Series[Category] = pa.Field(description=_CLEAN_NAME)
+    sku: Series[Category] = pa.Field(description=_CLEAN_SKU)
+    category: Series[Category] = pa.Field(
+        description=(
+            "The line's own category, else its SKU's /inventory category that day, title-cased; "
+            "Uncategorized when neither is known"
+        )
+    )
+    quantity: Series[float] = pa.Field(gt=0, description="Units on the line (> 0)")
+    unit_price: Series[float] = pa.Field(ge=0, description="Price per unit before discount (finite, >= 0)")
+    discount: Series[float] = pa.Field(
+        ge=0, le=1, description="Fraction of the line's value taken off, in [0, 1]; 0 when not sent"
+    )
+    gross_amount: Series[float] = pa.Field(
+        ge=0, description="quantity x unit_price: the line's value before discount, unrounded"
+    )
+    revenue: Series[float] = pa.Field(
+        ge=0, description="quantity x unit_price x (1 - discount), unrounded (KPIs sum it exactly, then round)"
+    )
 
 
 class SalesReject(_Strict):
-    """One rejected sale line with its reason code."""
+    """One row per rejected sale line with its reason code."""
 
-    sale_date: Series[pd.Timestamp]
-    sale_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    line_no: Series[int]
-    reason: Series[pd.StringDtype] = pa.Field(isin=REJECT_REASONS)
-    detail: Series[pd.StringDtype]
+    sale_date: Series[pd.Timestamp] = pa.Field(description="Day of the sale (midnight timestamp)")
+    sale_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="Sale id; null: the sale had none")
+    line_no: Series[int] = pa.Field(description="Position of the item within its sale, from 1")
+    reason: Series[pd.StringDtype] = pa.Field(
+        isin=REJECT_REASONS,
+        description=(
+            "The first rule the line breaks, in this order: MISSING_SALE_ID, DUPLICATE_SALE, MISSING_PRODUCT, "
+            "BAD_QUANTITY (quantity <= 0 or missing), BAD_PRICE (unit_price < 0 or not finite), "
+            "BAD_DISCOUNT (outside [0, 1]), BAD_STATUS"
+        ),
+    )
+    detail: Series[pd.StringDtype] = pa.Field(
+        description="Readable explanation quoting the bad value, e.g. 'quantity must be > 0, got -2.0'"
+    )
 
 
 class DailySalesKpis(_Strict):
-    """One row per day."""
+    """One row per day (zeros on a day without sales): the shop's sales KPIs."""
 
-    sale_date: Series[pd.Timestamp] = pa.Field(unique=True)
-    revenue: Series[float] = pa.Field(ge=0)
-    orders: Series[int] = pa.Field(ge=0)
-    units: Series[float] = pa.Field(ge=0)
-    avg_order_value: Series[float] = pa.Field(ge=0, nullable=True)
-    unique_customers: Series[int] = pa.Field(ge=0)
-    refunded_amount: Series[float] = pa.Field(ge=0)
-    revenue_growth_pct: Series[float] = pa.Field(nullable=True)
+    sale_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_DAY)
+    revenue: Series[float] = pa.Field(ge=0, description=_COMPLETED_REVENUE.format(of="day's"))
+    orders: Series[int] = pa.Field(ge=0, description=_COMPLETED_ORDERS.format(of="that day"))
+    units: Series[float] = pa.Field(ge=0, description=_COMPLETED_UNITS.format(of="day's"))
+    avg_order_value: Series[float] = pa.Field(
+        ge=0, nullable=True, description="revenue / orders, to the cent; null on a day without orders"
+    )
+    unique_customers: Series[int] = pa.Field(ge=0, description=_IDENTIFIED_CUSTOMERS.format(of="day's"))
+    refunded_amount: Series[float] = pa.Field(
+        ge=0,
+        description=(
+            "Sum of quantity x unit_price x (1 - discount) over the day's valid lines of REFUNDED sales, "
+            "to the cent (half away from zero)"
+        ),
+    )
+    revenue_growth_pct: Series[float] = pa.Field(
+        nullable=True,
+        description=(
+            "(revenue / revenue of the same weekday one week earlier - 1) x 100, 2 decimals; "
+            "null when that day had no revenue or was never materialized"
+        ),
+    )
 
 
 class ProductDailySales(_Strict):
-    """One row per product per day."""
+    """One row per product per day with completed sales."""
 
-    sale_date: Series[pd.Timestamp]
-    product_id: Series[int]
-    sku: Series[pd.StringDtype]
-    product_name: Series[pd.StringDtype]
-    category: Series[pd.StringDtype]
-    revenue: Series[float] = pa.Field(ge=0)
-    units: Series[float] = pa.Field(ge=0)
-    orders: Series[int] = pa.Field(ge=0)
+    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY)
+    product_id: Series[int] = pa.Field(description="Product id")
+    sku: Series[pd.StringDtype] = pa.Field(description="SKU of the product's first COMPLETED line that day")
+    product_name: Series[pd.StringDtype] = pa.Field(
+        description="Product name of the product's first COMPLETED line that day"
+    )
+    category: Series[pd.StringDtype] = pa.Field(description="Category of the product's first COMPLETED line that day")
+    revenue: Series[float] = pa.Field(ge=0, description=_COMPLETED_REVENUE.format(of="product's"))
+    units: Series[float] = pa.Field(ge=0, description=_COMPLETED_UNITS.format(of="product's"))
+    orders: Series[int] = pa.Field(ge=0, description=_COMPLETED_ORDERS.format(of="of the product that day"))
 
     class Config:
         unique = ["sale_date", "product_id"]
 
 
 class RegionDailySales(_Strict):
-    """One row per region per day."""
+    """One row per region per day with completed sales."""
 
-    sale_date: Series[pd.Timestamp]
-    region: Series[pd.StringDtype]
-    revenue: Series[float] = pa.Field(ge=0)
-    orders: Series[int] = pa.Field(ge=0)
-    units: Series[float] = pa.Field(ge=0)
-    unique_customers: Series[int] = pa.Field(ge=0)
+    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY)
+    region: Series[pd.StringDtype] = pa.Field(
+        description="Region, title-cased; Unassigned for sales the backend sends without one"
+    )
+    revenue: Series[float] = pa.Field(ge=0, description=_COMPLETED_REVENUE.format(of="region's"))
+    orders: Series[int] = pa.Field(ge=0, description=_COMPLETED_ORDERS.format(of="in the region that day"))
+    units: Series[float] = pa.Field(ge=0, description=_COMPLETED_UNITS.format(of="region's"))
+    unique_customers: Series[int] = pa.Field(ge=0, description=_IDENTIFIED_CUSTOMERS.format(of="region's"))
 
     class Config:
         unique = ["sale_date", "region"]
 
 
 class CategoryDailySales(_Strict):
-    """One row per category per day."""
+    """One row per category per day with completed sales."""
 
-    sale_date: Series[pd.Timestamp]
-    category: Series[pd.StringDtype]
-    revenue: Series[float] = pa.Field(ge=0)
-    units: Series[float] = pa.Field(ge=0)
-    discount_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY)
+    category: Series[pd.StringDtype] = pa.Field(description="Product category, title-cased; Uncategorized when unknown")
+    revenue: Series[float] = pa.Field(ge=0, description=_COMPLETED_REVENUE.format(of="category's"))
+    units: Series[float] = pa.Field(ge=0, description=_COMPLETED_UNITS.format(of="category's"))
+    discount_rate: Series[float] = pa.Field(
+        ge=0,
+        le=1,
+        nullable=True,
+        description=(
+            "Discount given over list value: sum(q x p x d) / sum(q x p) over the category's COMPLETED lines, "
+            "4 decimals; null when their list value is 0"
+        ),
+    )
 
     class Config:
         unique = ["sale_date", "category"]
@@ -217,27 +379,68 @@ class CategoryDailySales(_Strict):
 class CustomerDailyKpis(_Strict):
     """One row per day: new and returning identified customers."""
 
-    sale_date: Series[pd.Timestamp] = pa.Field(unique=True)
-    new_customers: Series[int] = pa.Field(ge=0)
-    returning_customers: Series[int] = pa.Field(ge=0)
-    repeat_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    sale_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_DAY)
+    new_customers: Series[int] = pa.Field(
+        ge=0,
+        description=(
+            "Identified customers with a COMPLETED sale that day and none on an earlier day of the lookback "
+            "(at least the 90 days before); walk-ins do not count"
+        ),
+    )
+    returning_customers: Series[int] = pa.Field(
+        ge=0,
+        description=(
+            "Identified customers with a COMPLETED sale that day and on an earlier day of the lookback "
+            "(at least the 90 days before)"
+        ),
+    )
+    repeat_rate: Series[float] = pa.Field(
+        ge=0,
+        le=1,
+        nullable=True,
+        description=(
+            "returning_customers / (new_customers + returning_customers), 4 decimals; "
+            "null on a day without identified customers"
+        ),
+    )
 
 
 class StockSnapshot(_Strict):
-    """One row per product per day: stock on hand, its value and status."""
+    """One row per product per day: stock on hand, its value, cover and status."""
 
-    snapshot_date: Series[pd.Timestamp]
-    product_id: Series[int]
-    sku: Series[pd.StringDtype]
-    name: Series[pd.StringDtype]
-    category: Series[pd.StringDtype]
-    stock_quantity: Series[int]
-    low_stock_threshold: Series[int]
-    unit_price: Series[float] = pa.Field(nullable=True)
-    cost_price: Series[float] = pa.Field(nullable=True)
-    stock_value: Series[float] = pa.Field(ge=0)
-    days_of_cover: Series[float] = pa.Field(ge=0, nullable=True)
-    status: Series[pd.StringDtype] = pa.Field(isin=STOCK_STATUSES)
+    snapshot_date: Series[pd.Timestamp] = pa.Field(description=_SNAPSHOT_DAY)
+    product_id: Series[int] = pa.Field(description="Product id from /products")
+    sku: Series[pd.StringDtype] = pa.Field(description=_CLEAN_SKU)
+    name: Series[pd.StringDtype] = pa.Field(description=_CLEAN_NAME)
+    category: Series[pd.StringDtype] = pa.Field(description=_INVENTORY_CATEGORY)
+    stock_quantity: Series[int] = pa.Field(
+        description="Units on hand as the backend reports them (0 when not sent); OUT at <= 0"
+    )
+    low_stock_threshold: Series[int] = pa.Field(
+        description="The backend's low-stock threshold (0 when not sent); LOW at or below it"
+    )
+    unit_price: Series[float] = pa.Field(
+        nullable=True, description="Selling price per unit from /products; null when unknown"
+    )
+    cost_price: Series[float] = pa.Field(
+        nullable=True, description="Unit cost from /inventory by SKU; null when unknown"
+    )
+    stock_value: Series[float] = pa.Field(ge=0, description=_STOCK_VALUE)
+    days_of_cover: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "max(stock_quantity, 0) / average daily COMPLETED units of the 28 days up to and including the day, "
+            "1 decimal; null when none sold in those days"
+        ),
+    )
+    status: Series[pd.StringDtype] = pa.Field(
+        isin=STOCK_STATUSES,
+        description=(
+            "OUT at stock_quantity <= 0, else LOW at <= low_stock_threshold, else DEAD when no COMPLETED units "
+            "in the 90 days up to and including the day, else OK"
+        ),
+    )
 
     class Config:
         unique = ["snapshot_date", "product_id"]
@@ -246,14 +449,24 @@ class StockSnapshot(_Strict):
 class StockKpis(_Strict):
     """One row per day: the stock position of the whole shop."""
 
-    snapshot_date: Series[pd.Timestamp] = pa.Field(unique=True)
-    products: Series[int] = pa.Field(ge=0)
-    total_stock_value: Series[float] = pa.Field(ge=0)
-    low_stock_products: Series[int] = pa.Field(ge=0)
-    out_of_stock_products: Series[int] = pa.Field(ge=0)
-    dead_stock_products: Series[int] = pa.Field(ge=0)
-    median_days_of_cover: Series[float] = pa.Field(ge=0, nullable=True)
-    reorder_suggestions: Series[int] = pa.Field(ge=0)
+    snapshot_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_SNAPSHOT_DAY)
+    products: Series[int] = pa.Field(ge=0, description="Products in the day's stock snapshot")
+    total_stock_value: Series[float] = pa.Field(
+        ge=0, description="Sum of the products' stock_value (at cost, price when the cost is unknown), to the cent"
+    )
+    low_stock_products: Series[int] = pa.Field(
+        ge=0, description="Products with status LOW (in stock, at or below their threshold)"
+    )
+    out_of_stock_products: Series[int] = pa.Field(ge=0, description="Products with status OUT")
+    dead_stock_products: Series[int] = pa.Field(
+        ge=0, description="Products with status DEAD (in stock above their threshold, nothing sold in 90 days)"
+    )
+    median_days_of_cover: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description="Median days_of_cover over the products that have one; null when none has",
+    )
+    reorder_suggestions: Series[int] = pa.Field(ge=0, description="Products that should be reordered: those LOW or OUT")
 
 
 FORECAST_TRENDS = ("upward", "downward", "stable")
@@ -266,13 +479,37 @@ ALERT_STATUSES = ("LOW", "OUT")
 class SalesForecast(_Strict):
     """One row per forecast day, for all products together (product_id null) and per product."""
 
-    forecast_date: Series[pd.Timestamp]
-    product_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="null = all products")
-    predicted_revenue: Series[float] = pa.Field(ge=0)
-    lower: Series[float] = pa.Field(ge=0, description="10th percentile (80% interval)")
-    upper: Series[float] = pa.Field(ge=0, description="90th percentile (80% interval)")
-    model: Series[pd.StringDtype] = pa.Field(description="strategy, or the fallback used for this series")
-    generated_at: Series[pd.Timestamp]
+    forecast_date: Series[pd.Timestamp] = pa.Field(
+        description="Day forecast: one of the horizon days after the last day of daily_sales_kpis"
+    )
+    product_id: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="null = all products together; else a product sold in the trailing history"
+    )
+    predicted_revenue: Series[float] = pa.Field(
+        ge=0, description="Forecast revenue of the day (COMPLETED sales), never below 0, to the cent"
+    )
+    lower: Series[float] = pa.Field(
+        ge=0,
+        description=(
+            "Low end of the 80% interval: predicted_revenue + the 10th percentile of the series' backtest errors "
+            "(in-sample errors for a fallback), at most the prediction and at least 0, to the cent"
+        ),
+    )
+    upper: Series[float] = pa.Field(
+        ge=0,
+        description=(
+            "High end of the 80% interval: predicted_revenue + the 90th percentile of the series' backtest errors "
+            "(in-sample errors for a fallback), at least the prediction, to the cent"
+        ),
+    )
+    model: Series[pd.StringDtype] = pa.Field(
+        description=(
+            "What made the series' forecast: the strategy (linear, random_forest, gradient_boosting, "
+            "seasonal_naive), fallback_seasonal_naive / fallback_mean under 14 days of history, "
+            "or flat for a series that never changed"
+        )
+    )
+    generated_at: Series[pd.Timestamp] = pa.Field(description=_GENERATED_AT)
 
     class Config:
         unique = ["forecast_date", "product_id"]
@@ -281,61 +518,171 @@ class SalesForecast(_Strict):
 class SalesForecastSummary(_Strict):
     """One row: the latest all-products forecast in figures, and every strategy's backtest scores."""
 
-    generated_at: Series[pd.Timestamp]
-    horizon_days: Series[int] = pa.Field(ge=1)
-    trend: Series[pd.StringDtype] = pa.Field(isin=FORECAST_TRENDS)
-    total: Series[float] = pa.Field(ge=0)
-    daily_average: Series[float] = pa.Field(ge=0)
-    peak_value: Series[float] = pa.Field(ge=0, nullable=True)
-    peak_day: Series[pd.Timestamp] = pa.Field(nullable=True)
-    model: Series[pd.StringDtype]
-    backtest_mape: Series[float] = pa.Field(ge=0, nullable=True, description="% error of the chosen model")
-    backtest_mase: Series[float] = pa.Field(ge=0, nullable=True, description="< 1: beats seasonal naive")
-    strategy: Series[pd.StringDtype] = pa.Field(description="as configured: auto or one strategy")
-    mape_linear: Series[float] = pa.Field(ge=0, nullable=True)
-    mase_linear: Series[float] = pa.Field(ge=0, nullable=True)
-    mape_random_forest: Series[float] = pa.Field(ge=0, nullable=True)
-    mase_random_forest: Series[float] = pa.Field(ge=0, nullable=True)
-    mape_gradient_boosting: Series[float] = pa.Field(ge=0, nullable=True)
-    mase_gradient_boosting: Series[float] = pa.Field(ge=0, nullable=True)
-    mape_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True)
-    mase_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True)
+    generated_at: Series[pd.Timestamp] = pa.Field(description=_GENERATED_AT)
+    horizon_days: Series[int] = pa.Field(ge=1, description="Days forecast ahead")
+    trend: Series[pd.StringDtype] = pa.Field(
+        isin=FORECAST_TRENDS,
+        description=(
+            "upward / downward when the forecast's daily average is more than 5% above / below the actual "
+            "daily average of as many days just before; else stable"
+        ),
+    )
+    total: Series[float] = pa.Field(
+        ge=0, description="Sum of the all-products predicted_revenue over the horizon, to the cent"
+    )
+    daily_average: Series[float] = pa.Field(
+        ge=0, description="Mean all-products predicted_revenue per day of the horizon, to the cent"
+    )
+    peak_value: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description="Highest all-products predicted_revenue of a day of the horizon; null without a forecast",
+    )
+    peak_day: Series[pd.Timestamp] = pa.Field(
+        nullable=True, description="The (first) day with peak_value; null without a forecast"
+    )
+    model: Series[pd.StringDtype] = pa.Field(
+        description="Model of the all-products series, as in sales_forecast.model (fallback_mean without history)"
+    )
+    backtest_mape: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "% error of the chosen model: rolling-origin backtest MAPE on the all-products series (days with "
+            "revenue), 2 decimals; null for a fallback or flat model, without backtest, or when no backtest day had "
+            "revenue"
+        ),
+    )
+    backtest_mase: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "Backtest MASE of the chosen model on the all-products series, 4 decimals; < 1: beats seasonal naive; "
+            "null for a fallback or flat model, or without backtest"
+        ),
+    )
+    strategy: Series[pd.StringDtype] = pa.Field(
+        description=(
+            "As configured (SALESFLOW_FORECAST_STRATEGY): auto (the model strategy with the lowest backtest MASE) "
+            "or one strategy"
+        )
+    )
+    mape_linear: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mape("linear"))
+    mase_linear: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mase("linear"))
+    mape_random_forest: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mape("random_forest"))
+    mase_random_forest: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mase("random_forest"))
+    mape_gradient_boosting: Series[float] = pa.Field(
+        ge=0, nullable=True, description=_backtest_mape("gradient_boosting")
+    )
+    mase_gradient_boosting: Series[float] = pa.Field(
+        ge=0, nullable=True, description=_backtest_mase("gradient_boosting")
+    )
+    mape_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mape("seasonal_naive"))
+    mase_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mase("seasonal_naive"))
 
 
 class SalesAnomaly(_Strict):
-    """One row per MEDIUM or HIGH revenue anomaly of a day."""
+    """One row per MEDIUM or HIGH revenue anomaly of a day (per scope, scope key, metric and label)."""
 
-    anomaly_id: Series[pd.StringDtype] = pa.Field(unique=True)
-    sale_date: Series[pd.Timestamp]
-    scope: Series[pd.StringDtype] = pa.Field(isin=ANOMALY_SCOPES)
-    scope_key: Series[pd.StringDtype] = pa.Field(description="'all', a product id or a region")
-    metric: Series[pd.StringDtype]
-    value: Series[float]
-    expected: Series[float] = pa.Field(nullable=True)
-    z_score: Series[float] = pa.Field(nullable=True)
-    severity: Series[pd.StringDtype] = pa.Field(isin=WRITTEN_SEVERITIES)
-    label: Series[pd.StringDtype] = pa.Field(isin=ANOMALY_LABELS)
-    explanation: Series[pd.StringDtype]
-    detected_at: Series[pd.Timestamp]
+    anomaly_id: Series[pd.StringDtype] = pa.Field(
+        unique=True,
+        description="Stable id: the same anomaly found again (a re-run, a backfill) gets the same id",
+    )
+    sale_date: Series[pd.Timestamp] = pa.Field(description="Day of the anomaly (midnight timestamp)")
+    scope: Series[pd.StringDtype] = pa.Field(
+        isin=ANOMALY_SCOPES, description="total (the whole shop), product or region"
+    )
+    scope_key: Series[pd.StringDtype] = pa.Field(
+        description="'all' for total, the product id (as text) for product, the region name for region"
+    )
+    metric: Series[pd.StringDtype] = pa.Field(
+        description="revenue (HIGH_SPIKE, LOW_DIP, ZERO_DROP) or revenue_volatility (VARIANCE_SHIFT)"
+    )
+    value: Series[float] = pa.Field(
+        description=(
+            "revenue: the day's revenue in the scope; revenue_volatility: the standard deviation of the 7 days "
+            "up to and including the day; to the cent"
+        )
+    )
+    expected: Series[float] = pa.Field(
+        nullable=True,
+        description=(
+            "revenue: the mean of the trailing window (28 days by default, the day excluded); "
+            "revenue_volatility: the standard deviation of the 21 days before those 7; to the cent"
+        ),
+    )
+    z_score: Series[float] = pa.Field(
+        nullable=True,
+        description=(
+            "The day's revenue minus the trailing mean, over the trailing standard deviation, 2 decimals; "
+            "null for a ZERO_DROP whose history gives no z-score (too short, constant or rarely selling)"
+        ),
+    )
+    severity: Series[pd.StringDtype] = pa.Field(
+        isin=WRITTEN_SEVERITIES,
+        description=(
+            "HIGH from |z| >= 3 (emailed once), else MEDIUM; a VARIANCE_SHIFT is MEDIUM only on a z outlier "
+            "day (LOW ones are logged, not written); thresholds configurable"
+        ),
+    )
+    label: Series[pd.StringDtype] = pa.Field(
+        isin=ANOMALY_LABELS,
+        description=(
+            "HIGH_SPIKE (z >= 2), LOW_DIP (z <= -2), ZERO_DROP (no revenue where the trailing mean is clearly "
+            "positive) or VARIANCE_SHIFT (7-day standard deviation at least 2x, or at most half, that of the 21 days "
+            "before); thresholds configurable"
+        ),
+    )
+    explanation: Series[pd.StringDtype] = pa.Field(
+        description="One plain-words sentence for the shop owner, with the figures"
+    )
+    detected_at: Series[pd.Timestamp] = pa.Field(
+        description="When the run that found it ran: UTC timestamp without a zone, to the second"
+    )
 
 
 class StockAlert(_Strict):
     """One row per product per day that is LOW or OUT of stock."""
 
-    snapshot_date: Series[pd.Timestamp]
-    product_id: Series[int]
-    sku: Series[pd.StringDtype]
-    name: Series[pd.StringDtype]
-    category: Series[pd.StringDtype]
-    status: Series[pd.StringDtype] = pa.Field(isin=ALERT_STATUSES)
-    stock_quantity: Series[int]
-    reorder_level: Series[int] = pa.Field(description="the backend's low_stock_threshold")
-    avg_daily_units: Series[float] = pa.Field(ge=0)
-    days_of_cover: Series[float] = pa.Field(ge=0, nullable=True, description="null: no recent sales")
-    suggested_reorder_qty: Series[int] = pa.Field(ge=0)
-    lead_time_days: Series[int] = pa.Field(ge=0)
-    safety_stock_days: Series[int] = pa.Field(ge=0)
-    stock_value: Series[float] = pa.Field(ge=0)
+    snapshot_date: Series[pd.Timestamp] = pa.Field(description=_SNAPSHOT_DAY)
+    product_id: Series[int] = pa.Field(description="Product id from /products")
+    sku: Series[pd.StringDtype] = pa.Field(description=_CLEAN_SKU)
+    name: Series[pd.StringDtype] = pa.Field(description=_CLEAN_NAME)
+    category: Series[pd.StringDtype] = pa.Field(description=_INVENTORY_CATEGORY)
+    status: Series[pd.StringDtype] = pa.Field(
+        isin=ALERT_STATUSES, description="OUT at stock_quantity <= 0, else LOW at <= reorder_level"
+    )
+    stock_quantity: Series[int] = pa.Field(description="Units on hand as the backend reports them (<= 0 when OUT)")
+    reorder_level: Series[int] = pa.Field(description="The backend's low_stock_threshold: LOW at or below it")
+    avg_daily_units: Series[float] = pa.Field(
+        ge=0,
+        description=(
+            "COMPLETED units per day over the 28 days up to and including the day (fewer days when the sales "
+            "history is shorter), 2 decimals; 0 when none sold"
+        ),
+    )
+    days_of_cover: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "Days the stock on hand lasts at avg_daily_units, 1 decimal; 0 when nothing is on hand; "
+            "null: stock on hand but no recent sales"
+        ),
+    )
+    suggested_reorder_qty: Series[int] = pa.Field(
+        ge=0,
+        description=(
+            "Units to order: avg_daily_units x (lead_time_days + safety_stock_days) rounded up, at least "
+            "reorder_level + 1, minus max(stock_quantity, 0); never below 0"
+        ),
+    )
+    lead_time_days: Series[int] = pa.Field(
+        ge=0, description="Supplier lead time the suggestion covers (SALESFLOW_REORDER_LEAD_DAYS, default 7)"
+    )
+    safety_stock_days: Series[int] = pa.Field(
+        ge=0, description="Extra days of demand the suggestion covers (SALESFLOW_SAFETY_STOCK_DAYS, default 3)"
+    )
+    stock_value: Series[float] = pa.Field(ge=0, description=_STOCK_VALUE)
 
     class Config:
         unique = ["snapshot_date", "product_id"]

@@ -27,7 +27,7 @@ from salesflow_pipelines.defs.jobs import daily_sales_schedule
 from salesflow_pipelines.defs.kpis import assets as kpi_assets
 from salesflow_pipelines.defs.ml import assets as ml_assets
 from salesflow_pipelines.defs.ml.resources import AnomalySettings, ForecastSettings, StockAlertSettings
-from salesflow_pipelines.defs.reports.assets import THE_PERIOD, monthly_sales_report, weekly_sales_report
+from salesflow_pipelines.defs.reports.assets import THE_PERIOD, monthly_sales_report, report_key, weekly_sales_report
 from salesflow_pipelines.defs.reports.automation import monthly_report_schedule, report_runs, weekly_report_schedule
 from salesflow_pipelines.defs.reports.email import report_email_sensor, send_report_email
 from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, Mailer, ReportStore, SalesSource
@@ -114,8 +114,8 @@ def test_weekly_report_files_hold_the_warehouse_numbers(warehouse, tmp_path):
 
     pdf_path = tmp_path / "weekly" / "sales-report_2026-W40.pdf"
     xlsx_path = tmp_path / "weekly" / "sales-report_2026-W40.xlsx"
-    pdf_meta = report_metadata(result, ["weekly", "sales_report_pdf"])
-    xlsx_meta = report_metadata(result, ["weekly", "sales_report_xlsx"])
+    pdf_meta = report_metadata(result, report_key("weekly", "pdf").path)
+    xlsx_meta = report_metadata(result, report_key("weekly", "xlsx").path)
     assert pdf_meta["path"].value == str(pdf_path) and xlsx_meta["path"].value == str(xlsx_path)
     assert pdf_meta["size_bytes"].value == pdf_path.stat().st_size
     assert xlsx_meta["size_bytes"].value == xlsx_path.stat().st_size
@@ -252,7 +252,7 @@ def test_a_week_without_sales_renders_a_clear_report(warehouse, tmp_path):
     assert "No sales in this period" in text
     summary = load_workbook(tmp_path / "weekly" / "sales-report_2026-W36.xlsx")["Summary"]
     assert summary["A3"].value == "No sales in this period."
-    assert report_metadata(result, ["weekly", "sales_report_pdf"])["has_sales"].value is False
+    assert report_metadata(result, report_key("weekly", "pdf").path)["has_sales"].value is False
 
 
 def test_a_range_run_writes_one_file_per_period_and_latest_follows_the_newest(warehouse, tmp_path):
@@ -274,7 +274,7 @@ def test_a_range_run_writes_one_file_per_period_and_latest_follows_the_newest(wa
     by_partition = {
         event.partition: event.materialization.metadata["path"].value
         for event in result.get_asset_materialization_events()
-        if event.asset_key == dg.AssetKey(["weekly", "sales_report_pdf"])
+        if event.asset_key == report_key("weekly", "pdf")
     }
     assert by_partition == {
         "2026-09-21": str(tmp_path / "weekly" / "sales-report_2026-W39.pdf"),
@@ -329,7 +329,7 @@ def test_schedules_ask_for_the_period_that_just_ended(schedule, tick, partition_
 
 def test_report_metadata_links_the_files(warehouse, tmp_path):
     result = materialize_reports(warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40)
-    pdf = report_metadata(result, ["weekly", "sales_report_pdf"])
+    pdf = report_metadata(result, report_key("weekly", "pdf").path)
     assert pdf["link"].value == (tmp_path / "weekly" / "sales-report_2026-W40.pdf").as_uri()
     assert pdf["latest_copy"].value == str(tmp_path / "latest" / "sales-report_weekly.pdf")
     assert PdfReader(io.BytesIO((tmp_path / "latest" / "sales-report_weekly.pdf").read_bytes())).pages

@@ -1,7 +1,7 @@
 """Report files: a PDF and a workbook per week (Monday to Sunday) and per calendar month.
 
-One multi-asset per period kind, keyed `weekly/sales_report_pdf`, `weekly/sales_report_xlsx`,
-`monthly/sales_report_pdf`, `monthly/sales_report_xlsx`: an asset has one partitions definition,
+One multi-asset per period kind, keyed `weekly_sales_report_pdf`, `weekly_sales_report_xlsx`,
+`monthly_sales_report_pdf`, `monthly_sales_report_xlsx`: an asset has one partitions definition,
 so weekly and monthly files are different assets; within a kind the PDF and the workbook share
 one step that gathers the period once, so both files always show the same numbers. They can
 still be materialized apart (the multi-asset is subsettable).
@@ -52,7 +52,8 @@ FORMATS = {"pdf": "sales_report_pdf", "xlsx": "sales_report_xlsx"}
 
 
 def report_key(kind: PeriodKind, extension: str) -> dg.AssetKey:
-    return dg.AssetKey([kind, FORMATS[extension]])
+    """`weekly_sales_report_pdf`: the period kind is in the name, so the graph tells the files apart."""
+    return dg.AssetKey(f"{kind}_{FORMATS[extension]}")
 
 
 def report_specs(kind: PeriodKind) -> list[dg.AssetSpec]:

@@ -17,7 +17,8 @@ from salesflow_pipelines.lib.reports import files
 from salesflow_pipelines.lib.reports.periods import PERIOD_KINDS, ReportPeriod
 
 EVENTS_PER_TICK = 100
-WATCHED = [report_key(kind, extension) for kind in PERIOD_KINDS for extension in FORMATS]
+KIND_OF = {report_key(kind, extension): kind for kind in PERIOD_KINDS for extension in FORMATS}
+WATCHED = list(KIND_OF)
 
 
 class ReportEmailConfig(dg.Config):
@@ -88,7 +89,7 @@ def report_email_sensor(context: dg.SensorEvaluationContext, report_store: Repor
     context.update_cursor(str(horizon))
     if reason := mailer.nobody_to_email(report_store.recipient_list(), "SALESFLOW_REPORT_RECIPIENTS"):
         return dg.SkipReason(f"reports are written but not emailed: {reason}")
-    periods = sorted({(record.asset_key.path[0], record.partition_key) for record in events if record.partition_key})
+    periods = sorted({(KIND_OF[record.asset_key], record.partition_key) for record in events if record.partition_key})
     return [
         dg.RunRequest(
             run_key=f"report-email:{kind}:{partition_key}",
