@@ -423,18 +423,20 @@ def category_daily(lines: pd.DataFrame) -> pd.DataFrame:
 def customer_daily(lines: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
     """One row per day of `days`: identified customers new vs returning.
 
-    A customer is returning on a day when they completed a sale on any earlier day present in
-    `lines` (pass the days plus `RETURNING_LOOKBACK_DAYS` of history); `repeat_rate` is the
-    returning share of the day's identified customers, null on a day without any.
+    A customer is returning on a day when they completed a sale on one of the
+    `RETURNING_LOOKBACK_DAYS` days before it (pass the days plus that much history): each day
+    looks back its own 90 days, whichever days share the run. `repeat_rate` is the returning
+    share of the day's identified customers, null on a day without any.
     """
     by_day = _Days(lines)
     groups = by_day.groups(status_is(lines, COMPLETED))
     visitors, visit_group = groups.distinct_pairs(lines["customer_id"])
     visit_day = groups.labels(visit_group)[0]
-    order = np.argsort(visit_day, kind="stable")
+    # Visits by customer, then day: a visit returns when the customer's previous one is recent.
+    order = np.lexsort((visit_day, visitors))
     visitors, visit_day = visitors[order], visit_day[order]
-    # Visits in day order: a customer seen before is one seen on an earlier day.
-    returning = pd.Series(visitors).duplicated(keep="first").to_numpy()
+    returning = np.zeros(len(visitors), dtype=bool)
+    returning[1:] = (visitors[1:] == visitors[:-1]) & (visit_day[1:] - visit_day[:-1] <= RETURNING_LOOKBACK_DAYS)
     customers = np.bincount(visit_day, minlength=by_day.count)
     returners = np.bincount(visit_day, weights=returning, minlength=by_day.count).astype(np.int64)
     days = pd.DatetimeIndex(days)

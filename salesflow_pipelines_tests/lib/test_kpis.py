@@ -108,3 +108,21 @@ def test_customers_new_then_returning(week_apart):
     assert (table.loc[D2, "new_customers"], table.loc[D2, "returning_customers"]) == (0, 1)
     assert table.loc[D2, "repeat_rate"] == 1.0
     assert pd.isna(table.loc["2026-11-04", "repeat_rate"])
+
+
+def test_a_customer_returns_only_within_the_days_own_lookback():
+    """Each day looks back its own 90 days, so a range run and that day's own run agree."""
+    first = pd.Timestamp("2026-01-01")
+    visits = [(1, 0, 7), (2, 90, 7), (3, 100, 7), (4, 100, 8), (5, 191, 8)]  # (sale, day offset, customer)
+    lines = lines_of(
+        *[
+            dict(sale_id=sale, sale_date=f"{first + pd.Timedelta(days=offset):%Y-%m-%d}T09:00", customer_id=customer)
+            for sale, offset, customer in visits
+        ]
+    )
+    table = kpis.customer_daily(lines, pd.date_range(first, periods=192)).set_index("sale_date")
+    returning = table["returning_customers"]
+    assert returning.iloc[90] == 1  # 90 days after the first visit: inside the lookback
+    assert returning.iloc[100] == 1  # 10 days after day 90
+    assert returning.iloc[191] == 0  # customer 8 last came 91 days before: new again
+    assert table["new_customers"].iloc[191] == 1
