@@ -31,20 +31,20 @@ SPIKE_EVERY_DAYS = 47
 ZERO_EVERY_DAYS = 61
 REGIONS = np.array(["North", "South", "East", "West", "Central"])
 REGION_SPELLINGS = np.array([" north", "SOUTH ", "east", "West  ", "central"])
-CATEGORIES = ["Grocery", "Beverages", "Household", "Personal Care", "Snacks"]
+# (name, category) of the shop's product lines; a catalogue longer than this numbers the repeats.
 PRODUCT_STEMS = [
-    "Espresso Beans 1kg",
-    "Green Tea 50 bags",
-    "Basmati Rice 5kg",
-    "Olive Oil 1l",
-    "Dish Soap 750ml",
-    "Paper Towels 6 pack",
-    "Shampoo 400ml",
-    "Toothpaste 100ml",
-    "Dark Chocolate 100g",
-    "Salted Crisps 150g",
-    "Orange Juice 1l",
-    "Sparkling Water 6x1l",
+    ("Espresso Beans 1kg", "Beverages"),
+    ("Green Tea 50 bags", "Beverages"),
+    ("Basmati Rice 5kg", "Grocery"),
+    ("Olive Oil 1l", "Grocery"),
+    ("Dish Soap 750ml", "Household"),
+    ("Paper Towels 6 pack", "Household"),
+    ("Shampoo 400ml", "Personal Care"),
+    ("Toothpaste 100ml", "Personal Care"),
+    ("Dark Chocolate 100g", "Snacks"),
+    ("Salted Crisps 150g", "Snacks"),
+    ("Orange Juice 1l", "Beverages"),
+    ("Sparkling Water 6x1l", "Beverages"),
 ]
 STATUS_CHOICES = np.array(["COMPLETED", "REFUNDED", "CANCELLED"])
 STATUS_WEIGHTS = np.array([0.95, 0.03, 0.02])
@@ -80,7 +80,7 @@ class DemoData:
         rng = np.random.default_rng(self.seed)
         ids = np.arange(1, self.product_count + 1)
         stems = [PRODUCT_STEMS[i % len(PRODUCT_STEMS)] for i in range(self.product_count)]
-        names = [f"{stem} #{i}" if i > len(PRODUCT_STEMS) else stem for i, stem in zip(ids, stems, strict=False)]
+        names = [f"{stem} #{i}" if i > len(PRODUCT_STEMS) else stem for i, (stem, _) in zip(ids, stems, strict=False)]
         price = np.round(rng.uniform(1.5, 45.0, self.product_count), 2)
         return pd.DataFrame(
             {
@@ -89,7 +89,7 @@ class DemoData:
                 "sku": [f"SKU-{i:04d}" for i in ids],
                 "price": price,
                 "cost": np.round(price * rng.uniform(0.45, 0.75, self.product_count), 2),
-                "category": [CATEGORIES[i % len(CATEGORIES)] for i in range(self.product_count)],
+                "category": [category for _, category in stems],
                 "popularity": self._popularity(rng),
                 "base_stock": rng.integers(40, 400, self.product_count),
                 "low_stock_threshold": np.full(self.product_count, 10),
@@ -254,7 +254,7 @@ class DemoData:
         draw_down = np.rint(catalogue["base_stock"].to_numpy() * cycle_day / 13).astype(int)
         stock = np.maximum(catalogue["base_stock"].to_numpy() - draw_down, 0)
         stock[catalogue["product_id"].to_numpy() == 13] = 0
-        names = catalogue["name"].where(catalogue["product_id"] % 9 != 4, " " + catalogue["name"].str.upper())
+        names = catalogue["name"].where(catalogue["product_id"] % 9 != 4, " " + catalogue["name"] + "  ")
         return pd.DataFrame(
             {
                 "product_id": catalogue["product_id"],

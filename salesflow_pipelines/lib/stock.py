@@ -51,7 +51,7 @@ def stock_snapshot(products: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     `lines` must cover `LOOKBACK_DAYS` before the first snapshot day for DEAD and cover to be
     judged on full history; with less, they are judged on what there is.
     """
-    snapshot = _normalized_products(products)
+    snapshot = normalized_products(products)
     if snapshot.empty:
         return snapshot.reindex(columns=SNAPSHOT_COLUMNS)
     first = snapshot["snapshot_date"].min() - pd.Timedelta(days=LOOKBACK_DAYS)
@@ -77,7 +77,21 @@ def _rolling_by_product(units: pd.DataFrame, window: int, name: str) -> pd.DataF
     return rolled.stack().rename(name).reset_index()
 
 
-def _normalized_products(products: pd.DataFrame) -> pd.DataFrame:
+def named_from_catalog(product_daily: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """`product_daily` rows with each product's SKU and name as that day's catalogue (`/products`)
+    spells them, so sales and stock tables name a product alike; a product missing from the day's
+    catalogue keeps its sale lines' spelling."""
+    catalogue = normalized_products(products)[["snapshot_date", "product_id", "sku", "name"]]
+    catalogue = catalogue.rename(columns={"snapshot_date": "sale_date", "sku": "catalogue_sku"})
+    named = product_daily.merge(catalogue, on=["sale_date", "product_id"], how="left", validate="many_to_one")
+    return product_daily.assign(
+        sku=pd.array(named["catalogue_sku"].fillna(named["sku"]), dtype="string"),
+        product_name=pd.array(named["name"].fillna(named["product_name"]), dtype="string"),
+    )
+
+
+def normalized_products(products: pd.DataFrame) -> pd.DataFrame:
+    """The typed catalogue: one row per product per snapshot day, text normalized, defaults filled."""
     known = products.dropna(subset=["product_id"])
     known = known.drop_duplicates(["snapshot_date", "product_id"], keep="first")
     return pd.DataFrame(

@@ -66,3 +66,20 @@ def test_status_value_and_cover():
     row = summary.iloc[0]
     assert (row["products"], row["low_stock_products"], row["out_of_stock_products"]) == (5, 1, 2)
     assert (row["dead_stock_products"], row["reorder_suggestions"]) == (1, 3)
+
+
+def test_sales_tables_name_a_product_as_the_days_catalogue_does():
+    from salesflow_pipelines.lib.kpis import product_daily
+
+    lines = clean_sales(
+        raw_lines(
+            dict(sale_id=1, sale_date="2026-11-20T10:00", product_id=1, product_name="espresso  BEANS", sku="sku-1"),
+            dict(sale_id=2, sale_date="2026-11-20T11:00", product_id=2, product_name="Gone Product", sku="SKU-9"),
+        ),
+        pd.Series(dtype="string"),
+    ).lines
+    catalogue = products(dict(product_id=1, name=" Espresso Beans 1kg ", sku="SKU-0001", stock_quantity=3))
+    named = stock.named_from_catalog(product_daily(lines), catalogue)
+    assert named["product_name"].tolist() == ["Espresso Beans 1kg", "Gone Product"]
+    assert named["sku"].tolist() == ["SKU-0001", "SKU-9"]
+    assert named["revenue"].tolist() == product_daily(lines)["revenue"].tolist()

@@ -58,9 +58,12 @@ def daily_sales_kpis(context: dg.AssetExecutionContext, sales_lines: pd.DataFram
 
 
 @dg.asset(**KPI, **boundary(ProductDailySales))
-def product_daily_sales(context: dg.AssetExecutionContext, sales_lines: pd.DataFrame) -> dg.Output:
-    """One row per product per day with completed sales: revenue, units and orders."""
-    return _output(context, kpis.product_daily(sales_lines))
+def product_daily_sales(
+    context: dg.AssetExecutionContext, sales_lines: pd.DataFrame, raw_products: pd.DataFrame
+) -> dg.Output:
+    """One row per product per day with completed sales: revenue, units and orders, the product
+    named as that day's catalogue (`/products`) names it."""
+    return _output(context, stock.named_from_catalog(kpis.product_daily(sales_lines), raw_products))
 
 
 @dg.asset(**KPI, **boundary(RegionDailySales))
