@@ -4,10 +4,10 @@ import os
 
 import dagster as dg
 
-from salesflow_pipelines.defs import alerts, cleaning, imports, ingestion, kpis, ml, reports
+from salesflow_pipelines.defs import alerts, cleaning, imports, ingestion, jobs, kpis, ml, reports
 from salesflow_pipelines.defs.alerts.sensors import alert_source_from_env
+from salesflow_pipelines.defs.automation import automation_sensor
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
-from salesflow_pipelines.defs.jobs import daily_sales_job, daily_sales_schedule
 from salesflow_pipelines.defs.resources import (
     data_dir,
     data_quality_from_env,
@@ -56,15 +56,6 @@ def resources() -> dict:
 
 
 defs = dg.Definitions.merge(
-    ingestion.defs,
-    cleaning.defs,
-    kpis.defs,
-    reports.defs,
-    reports.email_defs,
-    ml.defs,
-    alerts.defs,
-    imports.defs,
-    dg.Definitions(
-        jobs=[daily_sales_job], schedules=[daily_sales_schedule], resources=resources(), executor=executor()
-    ),
+    *(domain.defs for domain in (ingestion, cleaning, kpis, jobs, ml, reports, alerts, imports)),
+    dg.Definitions(sensors=[automation_sensor], resources=resources(), executor=executor()),
 )

@@ -1,4 +1,4 @@
-"""Jobs: named selections of the asset graph that schedules and people launch, and the daily schedule."""
+"""The daily pipeline across domains: `daily_sales_job` (ingestion, cleaning, KPIs) and its schedule."""
 
 import dagster as dg
 
@@ -24,3 +24,5 @@ daily_sales_schedule = dg.build_schedule_from_partitioned_job(
     minute_of_hour=0,
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+
+defs = dg.Definitions(jobs=[daily_sales_job], schedules=[daily_sales_schedule])

@@ -14,9 +14,7 @@ from salesflow_pipelines.defs.ingestion import assets as ingestion_assets
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
 from salesflow_pipelines.defs.kpis import assets as kpi_assets
 from salesflow_pipelines.defs.ml import assets as ml_assets
-from salesflow_pipelines.defs.ml.automation import ml_after_daily_sales
 from salesflow_pipelines.defs.ml.resources import AnomalySettings, ForecastSettings, StockAlertSettings
-from salesflow_pipelines.defs.partitions import daily_partitions
 from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, SalesSource
 
 ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets, ml_assets])
@@ -140,43 +138,3 @@ def test_forecast_replaces_its_tables_and_reports_the_backtest(warehouse):
     )
     assert metadata["sales_forecast"]["dagster/row_count"].value == len(forecast)
 
-
-@dg.op
-def noop():
-    pass
-
-
-@dg.job(name="daily_sales_job")
-def daily_sales_stand_in():
-    noop()
-
-
-LATEST = daily_partitions.get_last_partition_key()
-
-
-@pytest.mark.parametrize(
-    ("tags", "forecast"),
-    [
-        ({"dagster/partition": LATEST}, True),
-        ({"dagster/asset_partition_range_start": "2026-09-01", "dagster/asset_partition_range_end": LATEST}, True),
-        ({"dagster/partition": "2026-10-03"}, False),  # a past day re-run: the forecast stays
-    ],
-    ids=["newest-day", "range-to-newest", "past-day"],
-)
-def test_a_successful_daily_run_is_followed_by_its_days_ml_run(tags, forecast):
-    with dg.instance_for_test() as instance:
-        result = daily_sales_stand_in.execute_in_process(instance=instance, tags=tags)
-        context = dg.build_run_status_sensor_context(
-            sensor_name="ml_after_daily_sales",
-            dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(result.run_id),
-            dagster_event=result.get_run_success_event(),
-        )
-        requests = ml_after_daily_sales(context)
-    assert (requests[0].job_name, requests[0].run_key, requests[0].tags) == (
-        "ml_daily_job",
-        f"ml:{result.run_id}",
-        tags,
-    )
-    expected = [("forecast_job", f"forecast:{result.run_id}")] if forecast else []
-    assert [(request.job_name, request.run_key) for request in requests[1:]] == expected

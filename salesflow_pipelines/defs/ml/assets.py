@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from salesflow_pipelines.defs.automation import follows_its_days, follows_the_newest_day
 from salesflow_pipelines.defs.ml.resources import AnomalySettings, ForecastSettings, StockAlertSettings
 from salesflow_pipelines.defs.partitions import (
     boundary,
@@ -18,7 +19,13 @@ from salesflow_pipelines.lib.schemas import SalesAnomaly, SalesForecast, SalesFo
 from salesflow_pipelines.lib.stock import COVER_WINDOW_DAYS
 
 WAREHOUSE = dict(io_manager_key="warehouse_io_manager", kinds={"pandas", "sql"})
-DAILY_ML = dict(**WAREHOUSE, partitions_def=daily_partitions, backfill_policy=single_run, group_name="ml")
+DAILY_ML = dict(
+    **WAREHOUSE,
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    group_name="ml",
+    automation_condition=follows_its_days,
+)
 LOW_EXAMPLES = 5
 
 
@@ -33,6 +40,7 @@ def utc_now() -> pd.Timestamp:
         "sales_forecast": dg.AssetOut(
             **WAREHOUSE,
             **boundary(SalesForecast),
+            automation_condition=follows_the_newest_day,
             description=(
                 "One row per day of the next SALESFLOW_FORECAST_HORIZON days (14 by default), for all "
                 "products together (product_id null) and per product: predicted revenue, the 80% interval "
@@ -44,6 +52,7 @@ def utc_now() -> pd.Timestamp:
         "sales_forecast_summary": dg.AssetOut(
             **WAREHOUSE,
             **boundary(SalesForecastSummary),
+            automation_condition=follows_the_newest_day,
             description=(
                 "One row, the latest all-products forecast: total and daily average over the horizon, the "
                 "peak day and value, and the trend: upward / downward when the forecast's daily average is "

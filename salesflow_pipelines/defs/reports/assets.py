@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 
+from salesflow_pipelines.defs.automation import rerenders_after_corrections
 from salesflow_pipelines.defs.partitions import DEFAULT_START_DATE, daily_partitions, single_run
 from salesflow_pipelines.defs.resources import ReportStore
 from salesflow_pipelines.lib.reports import files
@@ -80,6 +81,7 @@ def report_specs(kind: PeriodKind) -> list[dg.AssetSpec]:
             group_name="reports",
             kinds={"pdf"} if extension == "pdf" else {"excel"},
             deps=deps,
+            automation_condition=rerenders_after_corrections,
         )
         for extension in FORMATS
     ]
