@@ -4,7 +4,7 @@ import os
 
 import dagster as dg
 
-from salesflow_pipelines.defs import alerts, cleaning, imports, ingestion, jobs, kpis, ml, reports
+from salesflow_pipelines.defs import alerts, cleaning, freshness, imports, ingestion, jobs, kpis, ml, reports
 from salesflow_pipelines.defs.alerts.sensors import alert_source_from_env
 from salesflow_pipelines.defs.automation import automation_sensor
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
@@ -56,6 +56,6 @@ def resources() -> dict:
 
 
 defs = dg.Definitions.merge(
-    *(domain.defs for domain in (ingestion, cleaning, kpis, jobs, ml, reports, alerts, imports)),
+    *(domain.defs for domain in (ingestion, cleaning, kpis, jobs, ml, reports, alerts, imports, freshness)),
     dg.Definitions(sensors=[automation_sensor], resources=resources(), executor=executor()),
 )
