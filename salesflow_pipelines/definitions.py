@@ -55,7 +55,9 @@ def resources() -> dict:
     }
 
 
-defs = dg.Definitions.merge(
-    *(domain.defs for domain in (ingestion, cleaning, kpis, jobs, ml, reports, alerts, imports, freshness)),
-    dg.Definitions(sensors=[automation_sensor], resources=resources(), executor=executor()),
+defs = freshness.with_freshness(
+    dg.Definitions.merge(
+        *(domain.defs for domain in (ingestion, cleaning, kpis, jobs, ml, reports, alerts, imports, freshness)),
+        dg.Definitions(sensors=[automation_sensor], resources=resources(), executor=executor()),
+    )
 )

@@ -1,13 +1,13 @@
 """Freshness: a daemon that is down, or a day that never ran, shows red in the UI.
 
-- The daily tables' newest day (yesterday) must be in by 03:00 shop time (the schedule runs at
-  01:00 and takes seconds; two hours leave room for a retry).
-- The forecast must be at most 26 hours old (it follows the newest day).
-- Last week's reports by Monday 09:00, last month's by the 1st at 09:00 (schedules at 07:00).
-- `no_gap_in_dates`: every day between the first and the newest materialized day of
-  `daily_sales_kpis` is materialized (a backfill that skipped days).
+Freshness policies (evaluated by Dagster itself, no sensor):
+- the daily tables must have been materialized in the 24 hours before 03:00 shop time (the
+  schedule runs at 01:00 and takes seconds; two hours leave room for a retry);
+- the forecast at most 26 hours old (it follows the newest day);
+- last week's reports by Monday 09:00, last month's by the 1st at 09:00 (schedules at 07:00).
 
-The freshness sensor evaluates the freshness checks without launching runs.
+`no_gap_in_dates` checks that every day between the first and the newest materialized day of
+`daily_sales_kpis` is materialized (a backfill that skipped days).
 """
 
 from datetime import timedelta
@@ -19,7 +19,9 @@ from salesflow_pipelines.defs.partitions import daily_partitions
 TIMEZONE = daily_partitions.timezone
 DAILY_TABLES = [
     "raw_sales",
+    "raw_products",
     "sales_lines",
+    "sales_rejects",
     "stock_snapshot",
     "daily_sales_kpis",
     "product_daily_sales",
@@ -30,23 +32,30 @@ DAILY_TABLES = [
     "sales_anomalies",
     "stock_alerts",
 ]
+POLICIES: dict[dg.FreshnessPolicy, list[str]] = {
+    dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=timedelta(hours=24), timezone=TIMEZONE): (
+        DAILY_TABLES
+    ),
+    dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)): ["sales_forecast", "sales_forecast_summary"],
+    dg.FreshnessPolicy.cron(deadline_cron="0 9 * * 1", lower_bound_delta=timedelta(days=7), timezone=TIMEZONE): [
+        "weekly_sales_report_pdf",
+        "weekly_sales_report_xlsx",
+    ],
+    dg.FreshnessPolicy.cron(deadline_cron="0 9 1 * *", lower_bound_delta=timedelta(days=28), timezone=TIMEZONE): [
+        "monthly_sales_report_pdf",
+        "monthly_sales_report_xlsx",
+    ],
+}
 GAP_EXAMPLES = 10
 
-freshness_checks = [
-    *dg.build_time_partition_freshness_checks(assets=DAILY_TABLES, deadline_cron="0 3 * * *", timezone=TIMEZONE),
-    *dg.build_last_update_freshness_checks(
-        assets=["sales_forecast", "sales_forecast_summary"], lower_bound_delta=timedelta(hours=26)
-    ),
-    *dg.build_time_partition_freshness_checks(
-        assets=["weekly_sales_report_pdf", "weekly_sales_report_xlsx"], deadline_cron="0 9 * * 1", timezone=TIMEZONE
-    ),
-    *dg.build_time_partition_freshness_checks(
-        assets=["monthly_sales_report_pdf", "monthly_sales_report_xlsx"], deadline_cron="0 9 1 * *", timezone=TIMEZONE
-    ),
-]
-freshness_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks, default_status=dg.DefaultSensorStatus.RUNNING
-)
+
+def with_freshness(defs: dg.Definitions) -> dg.Definitions:
+    """`defs` with each asset's freshness policy (see the module docstring) attached."""
+    for policy, assets in POLICIES.items():
+        defs = defs.map_resolved_asset_specs(
+            func=lambda spec, policy=policy: dg.apply_freshness_policy(spec, policy), selection=assets
+        )
+    return defs
 
 
 def missing_days(materialized: set[str], partitions: dg.TimeWindowPartitionsDefinition) -> list[str]:
@@ -76,4 +85,4 @@ def no_gap_in_dates(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResu
     )
 
 
-defs = dg.Definitions(asset_checks=[*freshness_checks, no_gap_in_dates], sensors=[freshness_sensor])
+defs = dg.Definitions(asset_checks=[no_gap_in_dates])

@@ -193,12 +193,16 @@ def predict_gradient_boosting(history: np.ndarray, horizon: int, first_weekday: 
     features = _lag_features(extended, horizon, first_weekday)
     target = extended.ravel()
     known = ~np.isnan(target)
+    # A lag longer than the history has no value on any training row; binning such a column fails
+    # in scikit-learn 1.9 ("window shape cannot be larger than input array shape"): leave it out.
+    usable = ~np.isnan(features[known]).all(axis=0)
+    features = features[:, usable]
     model = HistGradientBoostingRegressor(
         max_iter=100,
         learning_rate=0.05,
         max_leaf_nodes=15,
         min_samples_leaf=50,
-        categorical_features=[features.shape[1] - 1],
+        categorical_features=[features.shape[1] - 1],  # the weekday, never missing, stays last
         early_stopping=False,
         random_state=SEED,
     )

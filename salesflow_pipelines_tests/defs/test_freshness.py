@@ -1,4 +1,4 @@
-"""Freshness checks and the no-gap check: a day that never ran shows in the UI."""
+"""Freshness policies and the no-gap check: a day that never ran shows in the UI."""
 
 import dagster as dg
 
@@ -19,9 +19,14 @@ def test_a_day_missing_between_materialized_days_fails_the_check():
         assert no_gap_in_dates(dg.build_asset_check_context(instance=instance)).passed
 
 
-def test_every_daily_table_the_forecast_and_the_reports_have_a_freshness_check_and_a_sensor():
-    repository = defs.get_repository_def()
-    checked = {key.asset_key.to_user_string() for key in repository.asset_graph.asset_check_keys}
-    for asset in ("daily_sales_kpis", "stock_alerts", "sales_forecast", "weekly_sales_report_pdf"):
-        assert asset in checked, asset
-    assert repository.get_sensor_def("freshness_checks_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+def test_the_daily_tables_the_forecast_and_the_reports_carry_freshness_policies():
+    graph = defs.get_repository_def().asset_graph
+    for asset, policy_type in (
+        ("daily_sales_kpis", "CronFreshnessPolicy"),
+        ("sales_lines", "CronFreshnessPolicy"),
+        ("stock_alerts", "CronFreshnessPolicy"),
+        ("sales_forecast", "TimeWindowFreshnessPolicy"),
+        ("weekly_sales_report_pdf", "CronFreshnessPolicy"),
+        ("monthly_sales_report_xlsx", "CronFreshnessPolicy"),
+    ):
+        assert type(graph.get(dg.AssetKey(asset)).freshness_policy).__name__ == policy_type, asset
