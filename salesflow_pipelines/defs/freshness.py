@@ -17,22 +17,10 @@ import dagster as dg
 from salesflow_pipelines.defs.partitions import daily_partitions
 
 TIMEZONE = daily_partitions.timezone
-DAILY_TABLES = [
-    "raw_sales",
-    "raw_products",
-    "sales_lines",
-    "sales_rejects",
-    "stock_snapshot",
-    "daily_sales_kpis",
-    "product_daily_sales",
-    "region_daily_sales",
-    "category_daily_sales",
-    "customer_daily_kpis",
-    "stock_kpis",
-    "sales_anomalies",
-    "stock_alerts",
-]
-POLICIES: dict[dg.FreshnessPolicy, list[str]] = {
+DAILY_TABLES = dg.AssetSelection.groups("ingestion", "cleaning", "kpis") | dg.AssetSelection.assets(
+    "sales_anomalies", "stock_alerts"
+)
+POLICIES: dict[dg.FreshnessPolicy, dg.AssetSelection | list[str]] = {
     dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=timedelta(hours=24), timezone=TIMEZONE): (
         DAILY_TABLES
     ),
