@@ -17,31 +17,15 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.stock import COVER_WINDOW_DAYS
+from salesflow_pipelines.lib.schemas import StockAlert, column_names
+from salesflow_pipelines.lib.stock import COVER_WINDOW_DAYS, LOW, OUT
 
-OUT, LOW = "OUT", "LOW"
-ALERT_STATUSES = (OUT, LOW)
 DEFAULT_LEAD_DAYS = 7
 DEFAULT_SAFETY_DAYS = 3
 SUBJECT_PREFIX = "[SalesFlow]"
 COVERED_LINES = 30
 
-STOCK_ALERT_COLUMNS = [
-    "snapshot_date",
-    "product_id",
-    "sku",
-    "name",
-    "category",
-    "status",
-    "stock_quantity",
-    "reorder_level",
-    "avg_daily_units",
-    "days_of_cover",
-    "suggested_reorder_qty",
-    "lead_time_days",
-    "safety_stock_days",
-    "stock_value",
-]
+STOCK_ALERT_COLUMNS = column_names(StockAlert)
 
 
 def average_daily_units(product_sales: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:

@@ -28,33 +28,26 @@ import numpy as np
 import pandas as pd
 
 from salesflow_pipelines.lib.money import round_money
+from salesflow_pipelines.lib.schemas import (
+    ANOMALY_LABELS,
+    ANOMALY_SCOPES,
+    ANOMALY_SEVERITIES,
+    SalesAnomaly,
+    column_names,
+    empty_frame,
+    frame_dtypes,
+)
 from salesflow_pipelines.lib.warehouse import Window
 
-HIGH, MEDIUM, LOW = "HIGH", "MEDIUM", "LOW"
-SEVERITIES = (LOW, MEDIUM, HIGH)
-HIGH_SPIKE, LOW_DIP, ZERO_DROP, VARIANCE_SHIFT = "HIGH_SPIKE", "LOW_DIP", "ZERO_DROP", "VARIANCE_SHIFT"
-LABELS = (HIGH_SPIKE, LOW_DIP, ZERO_DROP, VARIANCE_SHIFT)
-TOTAL, PRODUCT, REGION = "total", "product", "region"
-SCOPES = (TOTAL, PRODUCT, REGION)
+SEVERITIES = LOW, MEDIUM, HIGH = ANOMALY_SEVERITIES
+LABELS = HIGH_SPIKE, LOW_DIP, ZERO_DROP, VARIANCE_SHIFT = ANOMALY_LABELS
+SCOPES = TOTAL, PRODUCT, REGION = ANOMALY_SCOPES
 TOTAL_KEY = "all"
 REVENUE, VOLATILITY = "revenue", "revenue_volatility"
 RECENT_DAYS, BASELINE_DAYS = 7, 21
 LOOKBACK_DAYS = 28  # trailing days an anomaly pass reads before its first day
 
-ANOMALY_COLUMNS = [
-    "anomaly_id",
-    "sale_date",
-    "scope",
-    "scope_key",
-    "metric",
-    "value",
-    "expected",
-    "z_score",
-    "severity",
-    "label",
-    "explanation",
-    "detected_at",
-]
+ANOMALY_COLUMNS = column_names(SalesAnomaly)
 
 
 @dataclass(frozen=True)
@@ -244,8 +237,4 @@ def _finish(anomalies: pd.DataFrame) -> pd.DataFrame:
 
 
 def empty_anomalies() -> pd.DataFrame:
-    columns = {name: "string" for name in ANOMALY_COLUMNS}
-    columns.update(
-        sale_date="datetime64[ns]", value="float64", expected="float64", z_score="float64", detected_at="datetime64[ns]"
-    )
-    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+    return empty_frame(frame_dtypes(SalesAnomaly))

@@ -21,47 +21,32 @@ import numpy as np
 import pandas as pd
 
 from salesflow_pipelines.lib import parallel
-from salesflow_pipelines.lib.schemas import SALE_STATUSES, text_categorical
+from salesflow_pipelines.lib.schemas import (
+    REJECT_RULES,
+    SALE_STATUSES,
+    SalesLine,
+    SalesReject,
+    column_names,
+    text_categorical,
+)
 
 UNASSIGNED_REGION = "Unassigned"
 UNCATEGORIZED = "Uncategorized"
 UNNAMED_PRODUCT = "Unnamed product"
 UNKNOWN_SKU = "UNKNOWN"
 DEFAULT_STATUS = "COMPLETED"
+SKU_CASE = "upper"
 
 _NAT = np.iinfo(np.int64).min
 _NS_PER_DAY = 86_400 * 10**9
 
-SALES_LINE_COLUMNS = [
-    "sale_id",
-    "sale_date",
-    "line_no",
-    "customer_id",
-    "region",
-    "status",
-    "product_id",
-    "product_name",
-    "sku",
-    "category",
-    "quantity",
-    "unit_price",
-    "discount",
-    "gross_amount",
-    "revenue",
-]
-REJECT_COLUMNS = ["sale_date", "sale_id", "line_no", "reason", "detail"]
+SALES_LINE_COLUMNS = column_names(SalesLine)
+REJECT_COLUMNS = column_names(SalesReject)
 
 # (reason code, detail, column whose value the detail quotes), in the order rules are applied:
-# a line breaking several carries the first.
-RULES: tuple[tuple[str, str, str | None], ...] = (
-    ("MISSING_SALE_ID", "sale has no id; it cannot be deduplicated", None),
-    ("DUPLICATE_SALE", "sale id delivered more than once; first delivery kept", None),
-    ("MISSING_PRODUCT", "line has no productId", None),
-    ("BAD_QUANTITY", "quantity must be > 0, got ", "quantity"),
-    ("BAD_PRICE", "unitPrice must be >= 0, got ", "unit_price"),
-    ("BAD_DISCOUNT", "discount must be in [0, 1], got ", "discount"),
-    ("BAD_STATUS", "unknown status ", "status"),
-)
+# a line breaking several carries the first. Written down with the sales_rejects contract, whose
+# reason codes and detail texts they are.
+RULES = REJECT_RULES
 
 
 NO_CATEGORIES = pd.Series(
@@ -100,16 +85,36 @@ def normalize_text(
     return pd.Series(text_categorical(new_codes, new_labels), index=values.index, name=values.name)
 
 
+def clean_label(label: Any, case: Literal["title", "upper"] | None = None) -> str | None:
+    """One text value trimmed, inner white space collapsed and optionally re-cased; None when it is not
+    text or nothing is left. The text rule of every normalized column."""
+    if not isinstance(label, str):
+        return None
+    cleaned = " ".join(label.split())
+    if case == "title":
+        cleaned = cleaned.title()
+    elif case == "upper":
+        cleaned = cleaned.upper()
+    return cleaned or None
+
+
 def _normalized_labels(labels: pd.Index, case: Literal["title", "upper"] | None) -> np.ndarray:
     """Each label trimmed, spaces collapsed and re-cased; None where nothing is left."""
-    cleaned = pd.Index(labels, dtype=object).str.replace(r"\s+", " ", regex=True).str.strip()
-    if case == "title":
-        cleaned = cleaned.str.title()
-    elif case == "upper":
-        cleaned = cleaned.str.upper()
-    cleaned = np.asarray(cleaned, dtype=object)
-    cleaned[pd.isna(cleaned) | (cleaned == "")] = None
+    cleaned = np.empty(len(labels), dtype=object)
+    cleaned[:] = [clean_label(label, case) for label in labels]
     return cleaned
+
+
+def normalize_sku(values: pd.Series, default: str | None = UNKNOWN_SKU) -> pd.Series:
+    """SKUs as every table spells them (`normalize_text` upper-cased); missing ones become `default`."""
+    return normalize_text(values, case=SKU_CASE, default=default)
+
+
+def sku_key(sku: Any) -> str | None:
+    """One SKU as `normalize_sku` spells it, to match payload items on: None when missing, "" when blank."""
+    if sku is None or (isinstance(sku, float) and np.isnan(sku)):
+        return None
+    return clean_label(str(sku), SKU_CASE) or ""
 
 
 def _recoded(codes: np.ndarray, targets: np.ndarray, default: str | None) -> tuple[np.ndarray, list[str]]:
@@ -212,7 +217,7 @@ def category_lookup(products: pd.DataFrame) -> pd.Series:
     named = pd.DataFrame(
         {
             "day": sale_days(products["snapshot_date"]),
-            "sku": normalize_text(products["sku"], case="upper").astype("string"),
+            "sku": normalize_sku(products["sku"], default=None).astype("string"),
             "category": normalize_text(products["category"], case="title").astype("string"),
         }
     )
@@ -377,7 +382,7 @@ def _normalized_text(raw: pd.DataFrame, categories: pd.Series) -> dict[str, tupl
         codes, labels = text_codes(raw[name])
         text[name] = _recoded(codes, _normalized_labels(labels, case), default)
     sku_codes, sku_labels = text_codes(raw["sku"])
-    sku_clean = _normalized_labels(sku_labels, "upper")
+    sku_clean = _normalized_labels(sku_labels, SKU_CASE)
     text["sku"] = _recoded(sku_codes, sku_clean, UNKNOWN_SKU)
     text["category"] = _category_codes(raw["category"], sku_codes, sku_clean, sale_days(raw["sale_date"]), categories)
     return text

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesflow_pipelines.lib.cleaning import sku_key
 from salesflow_pipelines.lib.gc_paused import gc_paused
 from salesflow_pipelines.lib.schemas import RAW_PRODUCT_COLUMNS, RAW_SALES_COLUMNS, empty_frame, text_categorical
 
@@ -194,10 +195,3 @@ def typed_products_frame(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].astype("string")
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"])
     return frame[list(RAW_PRODUCT_COLUMNS)]
-
-
-def sku_key(sku: Any) -> str | None:
-    """The join key for SKUs, normalized as the cleaning rules do: trimmed, spaces collapsed, upper."""
-    if sku is None or (isinstance(sku, float) and np.isnan(sku)):
-        return None
-    return " ".join(str(sku).split()).upper()

@@ -3,70 +3,74 @@
 Raw models only describe shape and types (the source is not trusted; bad values become reason
 codes in cleaning). Clean and KPI models are strict: a frame that breaks them is a bug in the
 pipeline, and the step fails naming the column, the check and example rows.
+
+Each model is the one place its frame's columns are written down: names and order, dtypes,
+descriptions, keys and the values a column may take. The warehouse tables (`tables.TABLES`) and
+the column lists of the lib modules are read off the models, so adding a column is an edit here
+plus the code that computes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Category, Series
 
-# Text columns of sale lines are categoricals from the raw boundary on: a day holds a few
-# hundred distinct spellings over up to millions of lines, so every step after ingestion works
-# on small integer codes (Parquet stores them dictionary-encoded).
-RAW_SALES_COLUMNS: dict[str, str] = {
-    "sale_id": "Int64",
-    "sale_date": "datetime64[ns]",
-    "total_amount": "float64",
-    "customer_id": "Int64",
-    "region": "category",
-    "status": "category",
-    "line_no": "int64",
-    "product_id": "Int64",
-    "product_name": "category",
-    "sku": "category",
-    "quantity": "float64",
-    "unit_price": "float64",
-    "subtotal": "float64",
-    "discount": "float64",
-    "category": "category",
-    "delivery_order": "int64",
-}
-
-RAW_PRODUCT_COLUMNS: dict[str, str] = {
-    "snapshot_date": "datetime64[ns]",
-    "product_id": "Int64",
-    "name": "string",
-    "sku": "string",
-    "price": "float64",
-    "stock_quantity": "Int64",
-    "low_stock_threshold": "Int64",
-    "category": "string",
-    "cost": "float64",
-}
-
 SALE_STATUSES = ("COMPLETED", "REFUNDED", "CANCELLED")
-REJECT_REASONS = (
-    "MISSING_SALE_ID",
-    "DUPLICATE_SALE",
-    "BAD_QUANTITY",
-    "BAD_PRICE",
-    "BAD_DISCOUNT",
-    "BAD_STATUS",
-    "MISSING_PRODUCT",
-)
 STOCK_STATUSES = ("OK", "LOW", "OUT", "DEAD")
+ALERT_STATUSES = ("LOW", "OUT")  # the STOCK_STATUSES that raise a stock alert
+FORECAST_TRENDS = ("upward", "downward", "stable")
+ANOMALY_SCOPES = ("total", "product", "region")
+ANOMALY_LABELS = ("HIGH_SPIKE", "LOW_DIP", "ZERO_DROP", "VARIANCE_SHIFT")
+ANOMALY_SEVERITIES = ("LOW", "MEDIUM", "HIGH")
+WRITTEN_SEVERITIES = ANOMALY_SEVERITIES[1:]  # LOW anomalies are logged, not written
+
+# The reject reasons of sales_rejects, in the order the cleaning rules are applied (a line breaking several
+# carries the first): (reason code, the detail's text, column whose value the detail quotes after it).
+REJECT_RULES: tuple[tuple[str, str, str | None], ...] = (
+    ("MISSING_SALE_ID", "sale has no id; it cannot be deduplicated", None),
+    ("DUPLICATE_SALE", "sale id delivered more than once; first delivery kept", None),
+    ("MISSING_PRODUCT", "line has no productId", None),
+    ("BAD_QUANTITY", "quantity must be > 0, got ", "quantity"),
+    ("BAD_PRICE", "unitPrice must be >= 0, got ", "unit_price"),
+    ("BAD_DISCOUNT", "discount must be in [0, 1], got ", "discount"),
+    ("BAD_STATUS", "unknown status ", "status"),
+)
+REJECT_REASONS = tuple(code for code, _, _ in REJECT_RULES)
+
+# What a datetime column is in the warehouse (pandera knows only datetime64): a calendar day or an instant.
+# Every datetime column of a model with a warehouse table says which (see `tables`).
+DATE = {"warehouse_type": "date"}
+TIMESTAMP = {"warehouse_type": "timestamp"}
 
 
-def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
+def warehouse_table(name: str, date_column: str | None = None) -> dict[str, str | None]:
+    """A model's `Config.metadata`: the frame is stored as warehouse table `name`, replaced day by day on
+    `date_column` (None: the whole table at once). Its columns, types, primary key (the model's unique key)
+    and description (the model's docstring) come from the model (see `tables`)."""
+    return {"warehouse_table": name, "date_column": date_column}
+
+
+def column_names(model: type[pa.DataFrameModel]) -> list[str]:
+    """The model's columns, in contract order."""
+    return list(model.to_schema().columns)
+
+
+def frame_dtypes(model: type[pa.DataFrameModel]) -> dict[str, Any]:
+    """The model's columns, in contract order, with their pandas dtypes."""
+    return {name: column.dtype.type for name, column in model.to_schema().columns.items()}
+
+
+def empty_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     """A frame with no rows and the given column dtypes."""
     return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in columns.items()})
 
 
-def conform(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+def conform(frame: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFrame:
     """The frame's columns in contract order, cast to the contract dtypes."""
     return frame[list(columns)].astype(columns)
 
@@ -123,6 +127,10 @@ def _backtest_mase(strategy: str) -> str:
 
 class RawSaleLine(pa.DataFrameModel):
     """One row per sale line as delivered (duplicates included): types coerced, values not yet trusted."""
+
+    # Text columns are categoricals from the raw boundary on: a day holds a few hundred distinct spellings
+    # over up to millions of lines, so every step after ingestion works on small integer codes (Parquet
+    # stores them dictionary-encoded).
 
     sale_id: Series[pd.Int64Dtype] = pa.Field(
         nullable=True, description="Sale id (`id`) as sent; null: rejected as MISSING_SALE_ID"
@@ -233,6 +241,10 @@ class RawProduct(pa.DataFrameModel):
         coerce = True
 
 
+RAW_SALES_COLUMNS = frame_dtypes(RawSaleLine)
+RAW_PRODUCT_COLUMNS = frame_dtypes(RawProduct)
+
+
 class SalesLine(_Strict):
     """One row per valid sale line, any status: deduplicated, normalized, with revenue (text as categoricals)."""
 
@@ -275,29 +287,10 @@ class SalesLine(_Strict):
     )
 
 
-class SalesReject(_Strict):
-    """One row per rejected sale line with its reason code."""
-
-    sale_date: Series[pd.Timestamp] = pa.Field(description="Day of the sale (midnight timestamp)")
-    sale_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="Sale id; null: the sale had none")
-    line_no: Series[int] = pa.Field(description="Position of the item within its sale, from 1")
-    reason: Series[pd.StringDtype] = pa.Field(
-        isin=REJECT_REASONS,
-        description=(
-            "The first rule the line breaks, in this order: MISSING_SALE_ID, DUPLICATE_SALE, MISSING_PRODUCT, "
-            "BAD_QUANTITY (quantity <= 0 or missing), BAD_PRICE (unit_price < 0 or not finite), "
-            "BAD_DISCOUNT (outside [0, 1]), BAD_STATUS"
-        ),
-    )
-    detail: Series[pd.StringDtype] = pa.Field(
-        description="Readable explanation quoting the bad value, e.g. 'quantity must be > 0, got -2.0'"
-    )
-
-
 class DailySalesKpis(_Strict):
     """One row per day (zeros on a day without sales): the shop's sales KPIs."""
 
-    sale_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_DAY)
+    sale_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_DAY, metadata=DATE)
     revenue: Series[float] = pa.Field(ge=0, description=_COMPLETED_REVENUE.format(of="day's"))
     orders: Series[int] = pa.Field(ge=0, description=_COMPLETED_ORDERS.format(of="that day"))
     units: Series[float] = pa.Field(ge=0, description=_COMPLETED_UNITS.format(of="day's"))
@@ -320,11 +313,14 @@ class DailySalesKpis(_Strict):
         ),
     )
 
+    class Config:
+        metadata = warehouse_table("daily_sales_kpis", date_column="sale_date")
+
 
 class ProductDailySales(_Strict):
     """One row per product per day with completed sales."""
 
-    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY)
+    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY, metadata=DATE)
     product_id: Series[int] = pa.Field(description="Product id")
     sku: Series[pd.StringDtype] = pa.Field(description="SKU of the product's first COMPLETED line that day")
     product_name: Series[pd.StringDtype] = pa.Field(
@@ -336,13 +332,14 @@ class ProductDailySales(_Strict):
     orders: Series[int] = pa.Field(ge=0, description=_COMPLETED_ORDERS.format(of="of the product that day"))
 
     class Config:
+        metadata = warehouse_table("product_daily_sales", date_column="sale_date")
         unique = ["sale_date", "product_id"]
 
 
 class RegionDailySales(_Strict):
     """One row per region per day with completed sales."""
 
-    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY)
+    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY, metadata=DATE)
     region: Series[pd.StringDtype] = pa.Field(
         description="Region, title-cased; Unassigned for sales the backend sends without one"
     )
@@ -352,13 +349,14 @@ class RegionDailySales(_Strict):
     unique_customers: Series[int] = pa.Field(ge=0, description=_IDENTIFIED_CUSTOMERS.format(of="region's"))
 
     class Config:
+        metadata = warehouse_table("region_daily_sales", date_column="sale_date")
         unique = ["sale_date", "region"]
 
 
 class CategoryDailySales(_Strict):
     """One row per category per day with completed sales."""
 
-    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY)
+    sale_date: Series[pd.Timestamp] = pa.Field(description=_DAY, metadata=DATE)
     category: Series[pd.StringDtype] = pa.Field(description="Product category, title-cased; Uncategorized when unknown")
     revenue: Series[float] = pa.Field(ge=0, description=_COMPLETED_REVENUE.format(of="category's"))
     units: Series[float] = pa.Field(ge=0, description=_COMPLETED_UNITS.format(of="category's"))
@@ -373,13 +371,14 @@ class CategoryDailySales(_Strict):
     )
 
     class Config:
+        metadata = warehouse_table("category_daily_sales", date_column="sale_date")
         unique = ["sale_date", "category"]
 
 
 class CustomerDailyKpis(_Strict):
     """One row per day: new and returning identified customers."""
 
-    sale_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_DAY)
+    sale_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_DAY, metadata=DATE)
     new_customers: Series[int] = pa.Field(
         ge=0,
         description=(
@@ -404,11 +403,14 @@ class CustomerDailyKpis(_Strict):
         ),
     )
 
+    class Config:
+        metadata = warehouse_table("customer_daily_kpis", date_column="sale_date")
+
 
 class StockSnapshot(_Strict):
     """One row per product per day: stock on hand, its value, cover and status."""
 
-    snapshot_date: Series[pd.Timestamp] = pa.Field(description=_SNAPSHOT_DAY)
+    snapshot_date: Series[pd.Timestamp] = pa.Field(description=_SNAPSHOT_DAY, metadata=DATE)
     product_id: Series[int] = pa.Field(description="Product id from /products")
     sku: Series[pd.StringDtype] = pa.Field(description=_CLEAN_SKU)
     name: Series[pd.StringDtype] = pa.Field(description=_CLEAN_NAME)
@@ -443,13 +445,14 @@ class StockSnapshot(_Strict):
     )
 
     class Config:
+        metadata = warehouse_table("stock_snapshot", date_column="snapshot_date")
         unique = ["snapshot_date", "product_id"]
 
 
 class StockKpis(_Strict):
     """One row per day: the stock position of the whole shop."""
 
-    snapshot_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_SNAPSHOT_DAY)
+    snapshot_date: Series[pd.Timestamp] = pa.Field(unique=True, description=_SNAPSHOT_DAY, metadata=DATE)
     products: Series[int] = pa.Field(ge=0, description="Products in the day's stock snapshot")
     total_stock_value: Series[float] = pa.Field(
         ge=0, description="Sum of the products' stock_value (at cost, price when the cost is unknown), to the cent"
@@ -468,19 +471,37 @@ class StockKpis(_Strict):
     )
     reorder_suggestions: Series[int] = pa.Field(ge=0, description="Products that should be reordered: those LOW or OUT")
 
+    class Config:
+        metadata = warehouse_table("stock_kpis", date_column="snapshot_date")
 
-FORECAST_TRENDS = ("upward", "downward", "stable")
-ANOMALY_SCOPES = ("total", "product", "region")
-ANOMALY_LABELS = ("HIGH_SPIKE", "LOW_DIP", "ZERO_DROP", "VARIANCE_SHIFT")
-WRITTEN_SEVERITIES = ("MEDIUM", "HIGH")  # LOW anomalies are logged, not written
-ALERT_STATUSES = ("LOW", "OUT")
+
+class SalesReject(_Strict):
+    """One row per rejected sale line with its reason code."""
+
+    sale_date: Series[pd.Timestamp] = pa.Field(description="Day of the sale (midnight timestamp)", metadata=DATE)
+    sale_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="Sale id; null: the sale had none")
+    line_no: Series[int] = pa.Field(description="Position of the item within its sale, from 1")
+    reason: Series[pd.StringDtype] = pa.Field(
+        isin=REJECT_REASONS,
+        description=(
+            "The first rule the line breaks, in this order: MISSING_SALE_ID, DUPLICATE_SALE, MISSING_PRODUCT, "
+            "BAD_QUANTITY (quantity <= 0 or missing), BAD_PRICE (unit_price < 0 or not finite), "
+            "BAD_DISCOUNT (outside [0, 1]), BAD_STATUS"
+        ),
+    )
+    detail: Series[pd.StringDtype] = pa.Field(
+        description="Readable explanation quoting the bad value, e.g. 'quantity must be > 0, got -2.0'"
+    )
+
+    class Config:
+        metadata = warehouse_table("sales_rejects", date_column="sale_date")
 
 
 class SalesForecast(_Strict):
     """One row per forecast day, for all products together (product_id null) and per product."""
 
     forecast_date: Series[pd.Timestamp] = pa.Field(
-        description="Day forecast: one of the horizon days after the last day of daily_sales_kpis"
+        description="Day forecast: one of the horizon days after the last day of daily_sales_kpis", metadata=DATE
     )
     product_id: Series[pd.Int64Dtype] = pa.Field(
         nullable=True, description="null = all products together; else a product sold in the trailing history"
@@ -509,16 +530,17 @@ class SalesForecast(_Strict):
             "or flat for a series that never changed"
         )
     )
-    generated_at: Series[pd.Timestamp] = pa.Field(description=_GENERATED_AT)
+    generated_at: Series[pd.Timestamp] = pa.Field(description=_GENERATED_AT, metadata=TIMESTAMP)
 
     class Config:
+        metadata = warehouse_table("sales_forecast")
         unique = ["forecast_date", "product_id"]
 
 
 class SalesForecastSummary(_Strict):
     """One row: the latest all-products forecast in figures, and every strategy's backtest scores."""
 
-    generated_at: Series[pd.Timestamp] = pa.Field(description=_GENERATED_AT)
+    generated_at: Series[pd.Timestamp] = pa.Field(description=_GENERATED_AT, metadata=TIMESTAMP)
     horizon_days: Series[int] = pa.Field(ge=1, description="Days forecast ahead")
     trend: Series[pd.StringDtype] = pa.Field(
         isin=FORECAST_TRENDS,
@@ -539,7 +561,7 @@ class SalesForecastSummary(_Strict):
         description="Highest all-products predicted_revenue of a day of the horizon; null without a forecast",
     )
     peak_day: Series[pd.Timestamp] = pa.Field(
-        nullable=True, description="The (first) day with peak_value; null without a forecast"
+        nullable=True, description="The (first) day with peak_value; null without a forecast", metadata=DATE
     )
     model: Series[pd.StringDtype] = pa.Field(
         description="Model of the all-products series, as in sales_forecast.model (fallback_mean without history)"
@@ -580,6 +602,9 @@ class SalesForecastSummary(_Strict):
     mape_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mape("seasonal_naive"))
     mase_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mase("seasonal_naive"))
 
+    class Config:
+        metadata = warehouse_table("sales_forecast_summary")
+
 
 class SalesAnomaly(_Strict):
     """One row per MEDIUM or HIGH revenue anomaly of a day (per scope, scope key, metric and label)."""
@@ -588,7 +613,7 @@ class SalesAnomaly(_Strict):
         unique=True,
         description="Stable id: the same anomaly found again (a re-run, a backfill) gets the same id",
     )
-    sale_date: Series[pd.Timestamp] = pa.Field(description="Day of the anomaly (midnight timestamp)")
+    sale_date: Series[pd.Timestamp] = pa.Field(description="Day of the anomaly (midnight timestamp)", metadata=DATE)
     scope: Series[pd.StringDtype] = pa.Field(
         isin=ANOMALY_SCOPES, description="total (the whole shop), product or region"
     )
@@ -637,14 +662,17 @@ class SalesAnomaly(_Strict):
         description="One plain-words sentence for the shop owner, with the figures"
     )
     detected_at: Series[pd.Timestamp] = pa.Field(
-        description="When the run that found it ran: UTC timestamp without a zone, to the second"
+        description="When the run that found it ran: UTC timestamp without a zone, to the second", metadata=TIMESTAMP
     )
+
+    class Config:
+        metadata = warehouse_table("sales_anomalies", date_column="sale_date")
 
 
 class StockAlert(_Strict):
     """One row per product per day that is LOW or OUT of stock."""
 
-    snapshot_date: Series[pd.Timestamp] = pa.Field(description=_SNAPSHOT_DAY)
+    snapshot_date: Series[pd.Timestamp] = pa.Field(description=_SNAPSHOT_DAY, metadata=DATE)
     product_id: Series[int] = pa.Field(description="Product id from /products")
     sku: Series[pd.StringDtype] = pa.Field(description=_CLEAN_SKU)
     name: Series[pd.StringDtype] = pa.Field(description=_CLEAN_NAME)
@@ -685,4 +713,5 @@ class StockAlert(_Strict):
     stock_value: Series[float] = pa.Field(ge=0, description=_STOCK_VALUE)
 
     class Config:
+        metadata = warehouse_table("stock_alerts", date_column="snapshot_date")
         unique = ["snapshot_date", "product_id"]

@@ -11,33 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.cleaning import (
-    UNCATEGORIZED,
-    UNKNOWN_SKU,
-    UNNAMED_PRODUCT,
-    normalize_text,
-)
+from salesflow_pipelines.lib.cleaning import UNCATEGORIZED, UNNAMED_PRODUCT, normalize_sku, normalize_text
 from salesflow_pipelines.lib.kpis import product_units_by_day
 from salesflow_pipelines.lib.money import round_money
+from salesflow_pipelines.lib.schemas import STOCK_STATUSES, StockSnapshot, column_names
 
 DEAD_AFTER_DAYS = 90
 COVER_WINDOW_DAYS = 28
 LOOKBACK_DAYS = DEAD_AFTER_DAYS
 
-SNAPSHOT_COLUMNS = [
-    "snapshot_date",
-    "product_id",
-    "sku",
-    "name",
-    "category",
-    "stock_quantity",
-    "low_stock_threshold",
-    "unit_price",
-    "cost_price",
-    "stock_value",
-    "days_of_cover",
-    "status",
-]
+OK, LOW, OUT, DEAD = STOCK_STATUSES
+
+SNAPSHOT_COLUMNS = column_names(StockSnapshot)
 
 
 def daily_units(lines: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
@@ -98,7 +83,7 @@ def normalized_products(products: pd.DataFrame) -> pd.DataFrame:
         {
             "snapshot_date": known["snapshot_date"].dt.normalize(),
             "product_id": known["product_id"].astype("int64"),
-            "sku": normalize_text(known["sku"], case="upper", default=UNKNOWN_SKU).astype("string"),
+            "sku": normalize_sku(known["sku"]).astype("string"),
             "name": normalize_text(known["name"], default=UNNAMED_PRODUCT).astype("string"),
             "category": normalize_text(known["category"], case="title", default=UNCATEGORIZED).astype("string"),
             "stock_quantity": known["stock_quantity"].fillna(0).astype("int64"),
@@ -116,7 +101,7 @@ def _status(snapshot: pd.DataFrame) -> pd.Series:
         stock <= snapshot["low_stock_threshold"],
         snapshot["units_90d"].fillna(0.0) <= 0,
     ]
-    return pd.Series(np.select(conditions, ["OUT", "LOW", "DEAD"], default="OK"), index=snapshot.index, dtype="string")
+    return pd.Series(np.select(conditions, [OUT, LOW, DEAD], default=OK), index=snapshot.index, dtype="string")
 
 
 def stock_kpis(snapshot: pd.DataFrame) -> pd.DataFrame:
@@ -126,10 +111,10 @@ def stock_kpis(snapshot: pd.DataFrame) -> pd.DataFrame:
     """
     status = snapshot["status"]
     flags = snapshot.assign(
-        low=status.eq("LOW"),
-        out=status.eq("OUT"),
-        dead=status.eq("DEAD"),
-        reorder=status.isin(["LOW", "OUT"]),
+        low=status.eq(LOW),
+        out=status.eq(OUT),
+        dead=status.eq(DEAD),
+        reorder=status.isin([LOW, OUT]),
     )
     table = flags.groupby("snapshot_date").agg(
         products=("product_id", "size"),

@@ -1,14 +1,28 @@
 """The warehouse table contract (DESIGN.md section 4): names, columns, types, keys.
 
-Downstream readers (BI tools, the frontend) rely on these; change them only on purpose.
-Column types are logical: `date`, `timestamp`, `int`, `float`, `text`.
+Downstream readers (BI tools, the frontend) rely on these; change them only on purpose. Each table
+is read off the pandera model of the frame it stores (`schemas`, the one place a column is
+written down): a model whose `Config.metadata` names a warehouse table (`schemas.warehouse_table`)
+gives the table its columns in the model's order, their types, its primary key (the model's unique
+key, unless a key column may be null: a primary key cannot hold NULL), its date column and its
+description (the model's docstring).
+
+Column types are logical: `date`, `timestamp`, `int`, `float`, `text`; a datetime column says
+which of the first two it is (`schemas.DATE`, `schemas.TIMESTAMP`).
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
+import pandas as pd
+import pandera.pandas as pa
+
+from salesflow_pipelines.lib import schemas
+
 SCHEMA = "analytics"
+LOGICAL_TYPES = ("date", "timestamp", "int", "float", "text")
 
 
 @dataclass(frozen=True)
@@ -24,194 +38,59 @@ class Table:
         return list(self.columns)
 
 
-def _table(
-    table_name: str, date_column: str | None, primary_key: tuple[str, ...], description: str, **columns: str
-) -> Table:
-    return Table(table_name, columns, primary_key, date_column, description)
+def table_metadata(model: type[pa.DataFrameModel]) -> dict[str, str | None]:
+    """The model's `Config.metadata` (see `schemas.warehouse_table`); empty when it has none."""
+    return getattr(model.Config, "metadata", None) or {}
 
 
-TABLES: dict[str, Table] = {
-    table.name: table
-    for table in (
-        _table(
-            "daily_sales_kpis",
-            "sale_date",
-            ("sale_date",),
-            "One row per day: revenue, orders, units, average order value, customers, refunds.",
-            sale_date="date",
-            revenue="float",
-            orders="int",
-            units="float",
-            avg_order_value="float",
-            unique_customers="int",
-            refunded_amount="float",
-            revenue_growth_pct="float",
-        ),
-        _table(
-            "product_daily_sales",
-            "sale_date",
-            ("sale_date", "product_id"),
-            "One row per product per day with sales.",
-            sale_date="date",
-            product_id="int",
-            sku="text",
-            product_name="text",
-            category="text",
-            revenue="float",
-            units="float",
-            orders="int",
-        ),
-        _table(
-            "region_daily_sales",
-            "sale_date",
-            ("sale_date", "region"),
-            "One row per region per day with sales.",
-            sale_date="date",
-            region="text",
-            revenue="float",
-            orders="int",
-            units="float",
-            unique_customers="int",
-        ),
-        _table(
-            "category_daily_sales",
-            "sale_date",
-            ("sale_date", "category"),
-            "One row per category per day with sales.",
-            sale_date="date",
-            category="text",
-            revenue="float",
-            units="float",
-            discount_rate="float",
-        ),
-        _table(
-            "customer_daily_kpis",
-            "sale_date",
-            ("sale_date",),
-            "One row per day: new and returning identified customers.",
-            sale_date="date",
-            new_customers="int",
-            returning_customers="int",
-            repeat_rate="float",
-        ),
-        _table(
-            "stock_snapshot",
-            "snapshot_date",
-            ("snapshot_date", "product_id"),
-            "One row per product per day: stock on hand, value, cover and status.",
-            snapshot_date="date",
-            product_id="int",
-            sku="text",
-            name="text",
-            category="text",
-            stock_quantity="int",
-            low_stock_threshold="int",
-            unit_price="float",
-            cost_price="float",
-            stock_value="float",
-            days_of_cover="float",
-            status="text",
-        ),
-        _table(
-            "stock_kpis",
-            "snapshot_date",
-            ("snapshot_date",),
-            "One row per day: the shop's stock position.",
-            snapshot_date="date",
-            products="int",
-            total_stock_value="float",
-            low_stock_products="int",
-            out_of_stock_products="int",
-            dead_stock_products="int",
-            median_days_of_cover="float",
-            reorder_suggestions="int",
-        ),
-        _table(
-            "sales_rejects",
-            "sale_date",
-            (),
-            "One row per rejected sale line, with its reason code.",
-            sale_date="date",
-            sale_id="int",
-            line_no="int",
-            reason="text",
-            detail="text",
-        ),
-        _table(
-            "sales_forecast",
-            None,
-            (),  # no primary key: product_id is NULL on the all-products rows
-            "One row per forecast day, for all products together (product_id NULL) and per product.",
-            forecast_date="date",
-            product_id="int",
-            predicted_revenue="float",
-            lower="float",
-            upper="float",
-            model="text",
-            generated_at="timestamp",
-        ),
-        _table(
-            "sales_forecast_summary",
-            None,
-            (),
-            "One row: the latest forecast's trend, total and peak, and every strategy's backtest scores.",
-            generated_at="timestamp",
-            horizon_days="int",
-            trend="text",
-            total="float",
-            daily_average="float",
-            peak_value="float",
-            peak_day="date",
-            model="text",
-            backtest_mape="float",
-            backtest_mase="float",
-            strategy="text",
-            mape_linear="float",
-            mase_linear="float",
-            mape_random_forest="float",
-            mase_random_forest="float",
-            mape_gradient_boosting="float",
-            mase_gradient_boosting="float",
-            mape_seasonal_naive="float",
-            mase_seasonal_naive="float",
-        ),
-        _table(
-            "sales_anomalies",
-            "sale_date",
-            ("anomaly_id",),
-            "One row per MEDIUM or HIGH revenue anomaly of a day, with its explanation.",
-            anomaly_id="text",
-            sale_date="date",
-            scope="text",
-            scope_key="text",
-            metric="text",
-            value="float",
-            expected="float",
-            z_score="float",
-            severity="text",
-            label="text",
-            explanation="text",
-            detected_at="timestamp",
-        ),
-        _table(
-            "stock_alerts",
-            "snapshot_date",
-            ("snapshot_date", "product_id"),
-            "One row per product per day that is LOW or OUT: cover and suggested reorder.",
-            snapshot_date="date",
-            product_id="int",
-            sku="text",
-            name="text",
-            category="text",
-            status="text",
-            stock_quantity="int",
-            reorder_level="int",
-            avg_daily_units="float",
-            days_of_cover="float",
-            suggested_reorder_qty="int",
-            lead_time_days="int",
-            safety_stock_days="int",
-            stock_value="float",
-        ),
-    )
-}
+def warehouse_models() -> list[type[pa.DataFrameModel]]:
+    """The models of `schemas` that are stored as a warehouse table, in the order `schemas` defines them."""
+    return [
+        model
+        for model in vars(schemas).values()
+        if inspect.isclass(model)
+        and issubclass(model, pa.DataFrameModel)
+        and model.__module__ == schemas.__name__
+        and table_metadata(model).get("warehouse_table")
+    ]
+
+
+def logical_type(name: str, column: pa.Column) -> str:
+    """The warehouse type of a model column, from its pandas dtype (and its marker for a datetime)."""
+    dtype = column.dtype.type
+    if pd.api.types.is_datetime64_dtype(dtype):
+        kind = (column.metadata or {}).get("warehouse_type")
+        if kind not in ("date", "timestamp"):
+            raise TypeError(f"{name}: a datetime column of a warehouse table needs metadata=DATE or TIMESTAMP")
+        return kind
+    if pd.api.types.is_bool_dtype(dtype):
+        raise TypeError(f"{name}: no warehouse type for {dtype}")
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float"
+    if isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
+        return "text"
+    raise TypeError(f"{name}: no warehouse type for {dtype}")
+
+
+def primary_key(schema: pa.DataFrameSchema) -> tuple[str, ...]:
+    """The model's unique key (`Config.unique`, else its one unique column), unless a key column may be null."""
+    unique = [name for name, column in schema.columns.items() if column.unique]
+    if (schema.unique and unique) or len(unique) > 1:
+        raise ValueError(f"{schema.name}: more than one unique key, so no single primary key")
+    key = tuple(schema.unique or unique)
+    return () if any(schema.columns[name].nullable for name in key) else key
+
+
+def table_of(model: type[pa.DataFrameModel]) -> Table:
+    """The warehouse table of a model that names one."""
+    schema, metadata = model.to_schema(), table_metadata(model)
+    columns = {name: logical_type(f"{model.__name__}.{name}", column) for name, column in schema.columns.items()}
+    date_column = metadata.get("date_column")
+    if date_column is not None and columns.get(date_column) != "date":
+        raise ValueError(f"{model.__name__}: the date column {date_column} is not a date column of the model")
+    return Table(metadata["warehouse_table"], columns, primary_key(schema), date_column, schema.description)
+
+
+TABLES: dict[str, Table] = {table.name: table for table in map(table_of, warehouse_models())}

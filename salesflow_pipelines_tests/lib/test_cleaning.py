@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesflow_pipelines.lib.cleaning import NO_CATEGORIES, category_lookup, clean_sales, normalize_text
+from salesflow_pipelines.lib.cleaning import (
+    NO_CATEGORIES,
+    UNKNOWN_SKU,
+    category_lookup,
+    clean_sales,
+    normalize_sku,
+    normalize_text,
+    sku_key,
+)
 from salesflow_pipelines.lib.demo import DemoData
 from salesflow_pipelines.lib.payloads import inventory_to_payload, products_from_payload, products_to_payload
 from salesflow_pipelines.lib.schemas import SalesLine, SalesReject
@@ -251,3 +259,12 @@ def test_overwrite_raw_copies_what_it_may_not_write():
         result = clean_sales(protected, categories, overwrite_raw=True)
         pd.testing.assert_frame_equal(protected, raw)
     pd.testing.assert_frame_equal(result.lines, expected.lines)
+
+
+@given(st.lists(st.text(alphabet=" \t\u00a0abcXYZ-_", max_size=12), min_size=1, max_size=20))
+def test_one_sku_rule_for_frames_and_payload_items(values):
+    """`sku_key` (matching payload items) spells a SKU as `normalize_sku` (the tables) does."""
+    normalized = normalize_sku(pd.Series(values, dtype="string"))
+    for raw, spelled in zip(values, normalized, strict=True):
+        assert spelled == (sku_key(raw) or UNKNOWN_SKU)
+    assert sku_key(None) is None and sku_key(float("nan")) is None and sku_key(" sku-1  a ") == "SKU-1 A"

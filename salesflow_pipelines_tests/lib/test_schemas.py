@@ -44,3 +44,20 @@ def test_every_column_has_a_description(model):
 def test_model_description_states_the_grain(model):
     description = model.to_schema().description or ""
     assert description.startswith("One row"), f"{model.__name__}: {description!r}"
+
+
+def test_reject_reasons_are_the_cleaning_rules_in_their_order():
+    from salesflow_pipelines.lib.cleaning import RULES
+
+    assert tuple(code for code, _, _ in RULES) == schemas.REJECT_REASONS
+    assert set(schemas.SalesReject.to_schema().columns["reason"].checks[0].statistics["allowed_values"]) == set(
+        schemas.REJECT_REASONS
+    )
+    description = schemas.SalesReject.to_schema().columns["reason"].description
+    positions = [description.index(code) for code in schemas.REJECT_REASONS]
+    assert positions == sorted(positions), "the reason column's description lists the rules in another order"
+
+
+def test_enum_subsets_are_subsets():
+    assert set(schemas.ALERT_STATUSES) <= set(schemas.STOCK_STATUSES)
+    assert set(schemas.WRITTEN_SEVERITIES) <= set(schemas.ANOMALY_SEVERITIES)
