@@ -1,8 +1,9 @@
 """The deployment files, checked as far as they can be without a Docker engine: docker-compose.yml
 parses and wires the services the design names, with health checks, pinned supported images,
-loopback-only ports and secrets only from .env; dagster.yaml and workspace.yaml carry no
-credentials and point at PostgreSQL and the gRPC code server. (The same two files run the real
-processes in e2e/test_deployment.py.)"""
+loopback-only ports and secrets only from .env; deploy/dagster.yaml and workspace.yaml carry no
+credentials and point at PostgreSQL and the gRPC code server, and the image installs the locked
+versions. (The same two files run the real processes in e2e/test_deployment.py.) The top-level
+dagster.yaml is the local instance, checked in test_first_hour.py."""
 
 from __future__ import annotations
 
@@ -164,8 +165,8 @@ def test_java_stand_in_says_to_replace_it_with_the_real_backend(compose_text, se
     assert services["user-code"]["environment"]["JAVA_API_URL"] == "http://java-api:8080/api/v1"
 
 
-def test_dagster_yaml_uses_postgres_from_env_and_a_queue():
-    instance = yaml.safe_load((REPO / "dagster.yaml").read_text())
+def test_deploy_dagster_yaml_uses_postgres_from_env_and_a_queue():
+    instance = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     database = instance["storage"]["postgres"]["postgres_db"]
     for field in ("hostname", "port", "username", "password", "db_name"):
         assert set(database[field]) == {"env"} and database[field]["env"].startswith("DAGSTER_PG_"), field
@@ -186,6 +187,13 @@ def test_image_runs_unprivileged_with_the_repo_instance_files():
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.MULTILINE)
     assert re.search(r"^USER dagster$", dockerfile, re.MULTILINE)
-    assert "dagster.yaml $DAGSTER_HOME/dagster.yaml" in dockerfile
+    # The PostgreSQL instance, not the top-level (local SQLite) dagster.yaml, and the locked versions.
+    assert re.search(r"^COPY .*\bdeploy/dagster\.yaml \$DAGSTER_HOME/dagster\.yaml$", dockerfile, re.MULTILINE)
+    others = dockerfile.replace("deploy/dagster.yaml", "")
+    assert not re.search(r"^COPY .*(?<![/\w])dagster\.yaml", others, re.MULTILINE)
+    assert re.search(r"^COPY .*\brequirements\.lock\b", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN pip install --constraint requirements\.lock \.", dockerfile, re.MULTILINE)
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".env", ".git", ".venv", ".salesflow"} <= set(ignored)
+    assert "requirements.lock" not in ignored and "deploy" not in ignored
+    assert "deploy/*" not in ignored or "!deploy/dagster.yaml" in ignored

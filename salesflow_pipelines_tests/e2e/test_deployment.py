@@ -1,6 +1,6 @@
 """The deployment end to end, as real processes talking to each other on loopback.
 
-Started from this test, with the repo's own `dagster.yaml` (copied into a fresh DAGSTER_HOME) and
+Started from this test, with the deployment instance `deploy/dagster.yaml` (copied into a fresh DAGSTER_HOME) and
 `workspace.yaml`, against the real PostgreSQL (a fresh database, holding Dagster's tables in
 `public` and the warehouse in `analytics`, as one database would in deployment):
 
@@ -199,7 +199,7 @@ def test_deployment_end_to_end(e2e_database, inbox, tmp_path, capsys):
     logs.mkdir(parents=True)
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     ports = {"java": free_port(), "grpc": free_port(), "web": free_port()}
     env = deployment_env(e2e_database, dagster_home, tmp_path / "data", ports, inbox)
     # Alerts are emailed for the spike day only: it may be up to seven weeks old, and the older days
