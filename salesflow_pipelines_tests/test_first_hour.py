@@ -39,7 +39,6 @@ BIN = Path(sys.executable).parent
 ROOT_FILES = ("pyproject.toml", "dagster.yaml", "workspace.yaml")
 LOCAL_HOME = ".salesflow/dagster_home"  # where `salesflow demo` puts its instance by default
 DAILY_GRAPH = "group:ingestion or group:cleaning or group:kpis"  # daily_sales_job's selection
-IN_ONE_PROCESS = '{"execution": {"config": {"in_process": {}}}}'  # as daily_sales_job runs
 DAYS = ("2026-11-01", "2026-11-02")
 RANGE_TAGS = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[1]}
 
@@ -103,7 +102,7 @@ def backfill(checkout) -> subprocess.CompletedProcess:
     return dagster(
         [
             "asset", "materialize", "-m", "salesflow_pipelines.definitions",
-            "--select", DAILY_GRAPH, "--partition-range", "...".join(DAYS), "--config-json", IN_ONE_PROCESS,
+            "--select", DAILY_GRAPH, "--partition-range", "...".join(DAYS),
         ],
         checkout,
         timeout=180,
