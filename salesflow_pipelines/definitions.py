@@ -33,7 +33,7 @@ def executor() -> dg.ExecutorDefinition:
     """The executor of every job, asset backfills and UI materializations included: in process by
     default (a step here takes about a second; a process per step costs ~30 s, see
     benchmarks/bench_daily_run.py), `SALESFLOW_EXECUTOR=multiprocess` for step isolation."""
-    name = env_or("SALESFLOW_EXECUTOR", "in_process")
+    name = os.environ.get("SALESFLOW_EXECUTOR") or "in_process"
     if name not in EXECUTORS:
         raise ValueError(f"SALESFLOW_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {name!r}")
     return EXECUTORS[name]

@@ -15,7 +15,12 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 NUMBER = r"[\d,.]+"
 FIGURES = {
     "bench_anomalies.py": [rf"anomaly pass: 30 days x {NUMBER} series in {NUMBER} s"],
-    "bench_backfill.py": [rf"SQLite warehouse: 7 days .* in one run: {NUMBER} s, peak RSS {NUMBER} MB"],
+    "bench_backfill.py": [
+        rf"SQLite warehouse: 7 days .* in one run: {NUMBER} s, peak RSS {NUMBER} MB",
+        rf"events stored: {NUMBER} \({NUMBER} materializations\) in {NUMBER} s, {NUMBER} ms/event",
+        r"every day of all \d+ assets shown materialized",
+        rf"backfill / compute floor: {NUMBER} s / {NUMBER} s = {NUMBER}x",
+    ],
     "bench_daily_run.py": [rf"daily run: (in-process|multiprocess) executor is fastest, {NUMBER} s"],
     "bench_forecast.py": [r"auto -> \w+", r"seasonal_naive"],
     "bench_import.py": [rf"import: 2,000 rows in {NUMBER}s \({NUMBER} rows/s\), peak RSS {NUMBER} MiB"],
@@ -24,6 +29,10 @@ FIGURES = {
         rf"/sales/history: {NUMBER} sales, {NUMBER} lines in {NUMBER} s .* JSON decoding {NUMBER}% of it",
     ],
     "bench_pipeline.py": [rf"cleaning \+ KPIs: {NUMBER} lines/s", rf"peak RSS: {NUMBER} MB"],
+    "bench_ui_backfill.py": [
+        rf"ui backfill: 3 days, {NUMBER} assets, {NUMBER} runs, {NUMBER} s",
+        r"executors: in-process;",
+    ],
     "bench_warehouse.py": [rf"warehouse writes: {NUMBER} rows/s"],
 }
 

@@ -167,7 +167,9 @@ def test_java_stand_in_says_to_replace_it_with_the_real_backend(compose_text, se
 
 def test_deploy_dagster_yaml_uses_postgres_from_env_and_a_queue():
     instance = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
-    database = instance["storage"]["postgres"]["postgres_db"]
+    storage = instance["storage"]["custom"]
+    assert (storage["module"], storage["class"]) == ("salesflow_pipelines.instance_storage", "PostgresStorage")
+    database = storage["config"]["postgres_db"]
     for field in ("hostname", "port", "username", "password", "db_name"):
         assert set(database[field]) == {"env"} and database[field]["env"].startswith("DAGSTER_PG_"), field
     coordinator = instance["run_coordinator"]

@@ -12,6 +12,7 @@ LOCATION = "salesflow_pipelines"
 REPOSITORY = "__repository__"  # the repository a `Definitions` object becomes
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 IN_FLIGHT = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
+UI_TAGS = {"dagster/from_ui": "true"}  # what the UI adds to whatever it launches
 
 _SENSOR_FIELDS = """
   ... on Sensor {
@@ -157,11 +158,85 @@ class DagsterApi:
         ]
         return "\n".join(lines[-20:])
 
-    def materializations(self, asset: str, partitions: Sequence[str]) -> list[dict]:
+    def materializations(self, asset: str, partitions: Sequence[str] | None) -> list[dict]:
+        """The asset's materializations of `partitions` (None: of every partition)."""
         return self.query(
             "query($path: [String!]!, $partitions: [String!]) { assetOrError(assetKey: {path: $path}) { "
             "... on Asset { assetMaterializations(partitions: $partitions, limit: 1000) { "
             "runId partition timestamp } } } }",
             path=[asset],
-            partitions=list(partitions),
+            partitions=None if partitions is None else list(partitions),
         )["assetOrError"].get("assetMaterializations", [])
+
+    def run_events(self, run_id: str) -> list[dict]:
+        """Every event of a run, in order: `__typename` (RunEnqueuedEvent, EngineEvent…), `message`,
+        `timestamp` (epoch milliseconds, as text) and `stepKey`."""
+        return self.query(
+            "query($id: ID!) { logsForRun(runId: $id, limit: 5000) { ... on EventConnection { events { "
+            "__typename ... on MessageEvent { message timestamp stepKey } } } } }",
+            id=run_id,
+        )["logsForRun"]["events"]
+
+    # -- schedules and asset backfills -----------------------------------------------------------
+
+    def stop_schedule(self, name: str) -> None:
+        state = self.query(
+            f"query($name: String!) {{ scheduleOrError(scheduleSelector: {{repositoryLocationName: "
+            f'"{LOCATION}", repositoryName: "{REPOSITORY}", scheduleName: $name}}) {{ __typename '
+            "... on Schedule { scheduleState { id } } ... on PythonError { message } } }",
+            name=name,
+        )["scheduleOrError"]
+        assert "scheduleState" in state, f"schedule {name}: {state}"
+        answer = self.query(
+            "mutation($id: String!) { stopRunningSchedule(id: $id) { __typename "
+            "... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } } }",
+            id=state["scheduleState"]["id"],
+        )["stopRunningSchedule"]
+        assert answer.get("scheduleState", {}).get("status") == "STOPPED", answer
+
+    def launch_asset_backfill(
+        self, assets: Sequence[str], partitions: Sequence[str], tags: dict[str, str] | None = None
+    ) -> str:
+        """What the UI's "Materialize… → Launch backfill" sends for `assets` over `partitions` (its
+        `dagster/from_ui` tag included): a pure asset backfill, which the daemon turns into runs."""
+        answer = self.query(
+            "mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) { "
+            "__typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message stack } "
+            "... on Error { message } } }",
+            params={
+                "assetSelection": [{"path": [asset]} for asset in assets],
+                "partitionNames": list(partitions),
+                "fromFailure": False,
+                "tags": [{"key": key, "value": value} for key, value in {**(tags or {}), **UI_TAGS}.items()],
+            },
+        )["launchPartitionBackfill"]
+        assert answer["__typename"] == "LaunchBackfillSuccess", answer
+        return answer["backfillId"]
+
+    def backfill(self, backfill_id: str) -> dict:
+        """Status, runs and per-asset partition counts of a backfill."""
+        answer = self.query(
+            "query($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename "
+            "... on PartitionBackfill { id status timestamp endTimestamp numPartitions "
+            "error { message } runs { runId status creationTime startTime endTime assetSelection { path } } "
+            "assetBackfillData { assetBackfillStatuses { __typename ... on AssetPartitionsStatusCounts { "
+            "assetKey { path } numPartitionsTargeted numPartitionsInProgress numPartitionsMaterialized "
+            "numPartitionsFailed } } } } ... on PythonError { message } ... on BackfillNotFoundError { message } } }",
+            id=backfill_id,
+        )["partitionBackfillOrError"]
+        assert answer["__typename"] == "PartitionBackfill", answer
+        return answer
+
+
+def quietly(probe):
+    """A probe that counts a refused connection (a process still starting) as 'not yet'."""
+
+    def attempt():
+        try:
+            return probe()
+        except Exception as error:  # the GraphQL client wraps connection errors in several types
+            if "Connection refused" in repr(error) or "connecting to url" in str(error):
+                return None
+            raise
+
+    return attempt
