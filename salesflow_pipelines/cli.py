@@ -4,6 +4,8 @@ salesflow demo [--days 30]     materialize the last N days on the embedded demo 
                                anomalies, stock alerts), forecast the next days, then render
                                the weekly and monthly reports of those days
 salesflow standin [--port N]   serve the demo data over the Java API contract
+salesflow api [--host H] [--port N]  serve the read API (/api/v1, for the React frontend) and the
+                               dashboard (/) over the warehouse; needs JAVA_JWT_SECRET
 salesflow reports latest [--open]  print (and open) the newest report of each kind
 salesflow warehouse grant-reader   create or correct the read-only role `salesflow_reader`
                                    (SELECT on schema analytics only; password from
@@ -34,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=DEMO_DAYS, help="how many days, ending yesterday (default 30)")
     demo.add_argument("--end", type=date.fromisoformat, help="last day (ISO date; default yesterday)")
     commands.add_parser("standin", help="run the stand-in Java API server", add_help=False)
+    api = commands.add_parser("api", help="serve the read API and the dashboard over the warehouse")
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    api.add_argument("--port", type=int, default=8081, help="port (default 8081, the legacy service's)")
+    api.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    api.add_argument("--no-access-log", action="store_true", help="do not log every request")
     reports = commands.add_parser("reports", help="report files").add_subparsers(dest="reports_command", required=True)
     latest = reports.add_parser("latest", help="print the newest report of each kind (weekly/monthly, PDF/Excel)")
     latest.add_argument("--open", action="store_true", help="also open them with the desktop's default application")
@@ -58,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return standin_main(rest) or 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "api":
+        from salesflow_pipelines.api.server import serve
+
+        return serve(args.host, args.port, args.workers, access_log=not args.no_access_log)
     if args.command == "reports":
         return latest_reports(open_them=args.open)
     if args.command == "warehouse":
@@ -71,6 +82,13 @@ def run_demo(days: int, end: date) -> int:
     os.environ["SALESFLOW_DATA_DIR"] = str(data_dir)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster_home")))
     dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_config = dagster_home / "dagster.yaml"
+    if not instance_config.exists():
+        # The SQLite defaults, said out loud: without the file Dagster prints a notice and, on a
+        # new home, its telemetry banner (the repo's own dagster.yaml has telemetry off too).
+        instance_config.write_text(
+            "# The demo's local instance: SQLite and files in this folder.\ntelemetry:\n  enabled: false\n"
+        )
 
     import dagster as dg
 
@@ -83,7 +101,7 @@ def run_demo(days: int, end: date) -> int:
             result = defs.resolve_job_def(job_name).execute_in_process(
                 instance=instance,
                 tags=tags,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},  # the summary says the rest
                 raise_on_error=False,
             )
             if not result.success:
@@ -102,7 +120,8 @@ def demo_runs(start: date, end: date) -> list[tuple[str, dict[str, str]]]:
     from salesflow_pipelines.defs.reports.automation import report_runs
 
     days = partition_range(start.isoformat(), end.isoformat())
-    runs = [(daily_sales_job.name, days), (ml_daily_job.name, days), (forecast_job.name, {})]
+    last_day = partition_range(end.isoformat(), end.isoformat())  # the forecast as of the newest day
+    runs = [(daily_sales_job.name, days), (ml_daily_job.name, days), (forecast_job.name, last_day)]
     return runs + [(job_name, partition_range(first, last)) for job_name, first, last in report_runs(start, end)]
 
 
@@ -131,9 +150,18 @@ def demo_summary(data_dir: Path, dagster_home: Path) -> str:
         "",
         f"Parquet frames: {data_dir / 'frames'}",
         "Open the UI on these runs with:",
-        f"  DAGSTER_HOME={dagster_home} SALESFLOW_DATA_DIR={data_dir} dagster dev -m salesflow_pipelines.definitions",
+        f"  {ui_command(data_dir, dagster_home)}",
     ]
     return "\n".join(lines)
+
+
+def ui_command(data_dir: Path, dagster_home: Path) -> str:
+    """`dagster dev` as it must be typed here: bare in a checkout's root on the default store (the
+    root dagster.yaml is that instance), else with the store's locations; the venv's own binary."""
+    dagster = Path(sys.executable).with_name("dagster")
+    if data_dir == Path.cwd() / ".salesflow" and (Path.cwd() / "dagster.yaml").exists():
+        return f"{dagster} dev"
+    return f"DAGSTER_HOME={dagster_home} SALESFLOW_DATA_DIR={data_dir} {dagster} dev -m salesflow_pipelines.definitions"
 
 
 def ml_summary(tables: dict) -> list[str]:

@@ -15,6 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 NUMBER = r"[\d,.]+"
 FIGURES = {
     "bench_anomalies.py": [rf"anomaly pass: 30 days x {NUMBER} series in {NUMBER} s"],
+    "bench_api.py": [rf"analytics routes: {NUMBER} clients, p50 {NUMBER} ms, p95 {NUMBER} ms, {NUMBER} requests/s"],
     "bench_backfill.py": [
         rf"SQLite warehouse: 7 days .* in one run: {NUMBER} s, peak RSS {NUMBER} MB",
         rf"events stored: {NUMBER} \({NUMBER} materializations\) in {NUMBER} s, {NUMBER} ms/event",

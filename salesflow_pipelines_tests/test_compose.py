@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SERVICES = {"postgres", "warehouse-init", "user-code", "webserver", "daemon", "mailpit", "java-api"}
+SERVICES = {"postgres", "warehouse-init", "user-code", "webserver", "daemon", "mailpit", "java-api", "api"}
 ONE_SHOT = {"warehouse-init"}
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET", re.IGNORECASE)
 REFERENCE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -199,3 +199,9 @@ def test_image_runs_unprivileged_with_the_repo_instance_files():
     assert {".env", ".git", ".venv", ".salesflow"} <= set(ignored)
     assert "requirements.lock" not in ignored and "deploy" not in ignored
     assert "deploy/*" not in ignored or "!deploy/dagster.yaml" in ignored
+
+
+def test_the_read_api_reads_as_the_read_only_role_and_verifies_the_backends_tokens(services):
+    environment = services["api"]["environment"]
+    assert environment["SALESFLOW_API_WAREHOUSE_URL"].startswith("postgresql://salesflow_reader:")
+    assert services["java-api"]["environment"]["JAVA_JWT_SECRET"] == environment["JAVA_JWT_SECRET"]

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import math
+import os
 import secrets
 import threading
 import time
@@ -763,6 +764,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         extensions=not args.no_extensions,
         token_ttl_seconds=args.token_ttl,
+        # The backend's signing secret, shared with the read API that verifies its tokens.
+        jwt_secret=os.environ.get("JAVA_JWT_SECRET") or None,
     )
     accounts = ", ".join(f"{user.phone} ({user.role})" for user in server.users.values())
     log.info(
