@@ -1,4 +1,4 @@
-"""The cleaning rules of DESIGN.md section 3: the source of truth for every KPI number.
+"""The cleaning rules of docs/design.md section 3: the source of truth for every KPI number.
 
 Vectorized throughout and shaped for tens of millions of lines:
 

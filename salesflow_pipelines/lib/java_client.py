@@ -1,4 +1,4 @@
-"""HTTP client for the SalesFlow Lite Java backend (see the REST contract in the project docs).
+"""HTTP client for the SalesFlow Lite Java backend (see the REST contract in docs/java-contract.md).
 
 Plain Python over `httpx`, no Dagster: the resources wrap it. It handles the two system
 identities (a fixed `SYSTEM_JWT_TOKEN`, or a service account that logs in and refreshes a

@@ -1,4 +1,4 @@
-"""Money rounding of the design (section 3 rule 7): exact sums, rounded once to cents, half away
+"""Money rounding of docs/design.md (section 3 rule 7): exact sums, rounded once to cents, half away
 from zero, as Java's `BigDecimal` `HALF_UP` does."""
 
 from __future__ import annotations

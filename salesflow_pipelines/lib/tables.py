@@ -1,4 +1,4 @@
-"""The warehouse table contract (DESIGN.md section 4): names, columns, types, keys.
+"""The warehouse table contract (docs/design.md section 4): names, columns, types, keys.
 
 Downstream readers (BI tools, the frontend) rely on these; change them only on purpose. Each table
 is read off the pandera model of the frame it stores (`schemas`, the one place a column is

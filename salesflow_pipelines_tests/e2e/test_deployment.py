@@ -246,7 +246,7 @@ def test_deployment_end_to_end(e2e_database, inbox, tmp_path, capsys):
             assert not failed, "\n".join(f"{r['jobName']}: {api.failure_message(r['runId'])}" for r in failed)
 
         # 1. 90 days of the daily graph as one run: the job launched with a partition range, as the
-        #    launchpad does with the range tags (README, "Backfills").
+        #    launchpad does with the range tags (docs/operations.md).
         daily_run = api.launch("daily_sales_job", {RANGE_START: window[0], RANGE_END: window[-1]})
         finished(daily_run, f"daily_sales_job over {window[0]}..{window[-1]}", timeout=180)
         for asset in ("raw_sales", "daily_sales_kpis", "stock_snapshot"):

@@ -57,7 +57,7 @@ CLEANING = dict(partitions_def=daily_partitions, backfill_policy=single_run, gro
 def clean_sales(
     context: dg.AssetExecutionContext, raw_sales: pd.DataFrame, raw_products: pd.DataFrame, data_quality: DataQuality
 ):
-    """Apply the cleaning rules of the design (section 3) to a window of raw sales, day by day."""
+    """Apply the cleaning rules of docs/design.md (section 3) to a window of raw sales, day by day."""
     window = partition_window(context)
     # raw_sales was loaded for this step alone: its memory is reused for the valid lines.
     cleaned = cleaning.clean_sales(raw_sales, cleaning.category_lookup(raw_products), overwrite_raw=True)
