@@ -105,6 +105,18 @@ class Warehouse:
                 self._prepare(connection, table)
             yield connection
 
+    def _add_missing_columns(self, connection, table: Table) -> None:
+        """Columns of the contract that a table written before they were added lacks, appended.
+
+        Columns are only ever appended to a published table (see `tables`), so the table gets the
+        contract's column order; rows written before hold NULL in them.
+        """
+        present = self._present_columns(connection, table)
+        for name in [name for name in table.column_names if name not in present]:
+            connection.execute(
+                f"ALTER TABLE {self.qualified(table)} ADD COLUMN {name} {self.column_types[table.columns[name]]}"
+            )
+
     def _delete(self, connection, table: Table, window: Window | None) -> None:
         where, params = self._window_clause(table, window)
         connection.execute(f"DELETE FROM {self.qualified(table)}{where}", params)
@@ -131,6 +143,10 @@ class SqliteWarehouse(Warehouse):
 
     def _prepare(self, connection, table: Table) -> None:
         connection.execute(self.ddl(table))
+        self._add_missing_columns(connection, table)
+
+    def _present_columns(self, connection, table: Table) -> set[str]:
+        return {row[1] for row in connection.execute(f"PRAGMA table_info({table.name})").fetchall()}
 
     def _bulk_load(self, connection, table: Table, frame: pd.DataFrame) -> None:
         if frame.empty:
@@ -208,6 +224,14 @@ class PostgresWarehouse(Warehouse):
         if month_partitions.partitioned_by_month(table) and self._relation_kind(connection, table) == "r":
             self._partition_existing_table(connection, table)
         connection.execute(self.ddl(table))
+        self._add_missing_columns(connection, table)  # on a partitioned table, its partitions get them too
+
+    def _present_columns(self, connection, table: Table) -> set[str]:
+        rows = connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (SCHEMA, table.name),
+        ).fetchall()
+        return {name for (name,) in rows}
 
     def _bulk_load(self, connection, table: Table, frame: pd.DataFrame) -> None:
         if not frame.empty:

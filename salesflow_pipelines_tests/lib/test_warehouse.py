@@ -215,3 +215,14 @@ def test_postgres_writers_of_overlapping_windows_take_turns(fresh_schema):
     assert (table.groupby("sale_date")["revenue"].nunique() == 1).all()  # a day is one writer's, whole
     assert table["sale_date"].min() == pd.Timestamp("2026-01-01")
     assert table["sale_date"].max() == pd.Timestamp("2026-03-31")
+
+
+def test_a_table_written_before_a_column_was_added_gets_it_on_the_next_write(store):
+    """Columns are appended to a published table; an older warehouse is brought up to the contract."""
+    before = Table(REGIONS.name, dict(list(REGIONS.columns.items())[:-1]), REGIONS.primary_key, "sale_date", "")
+    store.replace(before, regions("2026-11-01", "North").iloc[:, :-1], window("2026-11-01", "2026-11-02"))
+    store.replace(REGIONS, regions("2026-11-02", "South"), window("2026-11-02", "2026-11-03"))
+    table = store.read(REGIONS).sort_values("sale_date")
+    assert list(table.columns) == REGIONS.column_names
+    assert table["region"].tolist() == ["North", "South"]
+    assert pd.isna(table["unique_customers"].iloc[0]) and table["unique_customers"].iloc[1] == 1
