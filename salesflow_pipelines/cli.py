@@ -183,10 +183,11 @@ def forecast_headline(summary, forecast) -> str:
 
     if summary.empty:
         return "not made yet (forecast_job has not run)"
-    latest = summary.iloc[-1]
+    latest = summary.sort_values("as_of_date").iloc[-1]  # the newest as-of day's forecast
+    first_day = forecast.loc[forecast["as_of_date"] == latest["as_of_date"], "forecast_date"].min()
     scored = "" if pd.isna(latest["backtest_mape"]) else f", backtest MAPE {latest['backtest_mape']:.1f}%"
     return (
-        f"next {latest['horizon_days']} days from {forecast['forecast_date'].min():%Y-%m-%d}: "
+        f"next {latest['horizon_days']} days from {first_day:%Y-%m-%d}: "
         f"{latest['total']:,.2f} in total, trend {latest['trend']}, model {latest['model']}{scored}"
     )
 

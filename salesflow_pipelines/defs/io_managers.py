@@ -34,10 +34,16 @@ DAYS_KEY = b"salesflow.days"
 LOCAL_PROTOCOLS = ("", "file", "local")
 
 
+NOTHING = warehouse.Window(date(1970, 1, 1), date(1970, 1, 1))
+
+
 def time_window(context: dg.InputContext | dg.OutputContext) -> warehouse.Window | None:
     """The days [start, end) of the context's partitions; None when unpartitioned."""
     if not context.has_asset_partitions:
         return None
+    if isinstance(context, dg.InputContext) and not context.asset_partition_keys:
+        # A look-back that maps the first day to days before the partitions start: nothing to read.
+        return NOTHING
     window = context.asset_partitions_time_window
     return warehouse.Window(window.start.date(), window.end.date())
 

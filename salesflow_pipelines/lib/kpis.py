@@ -1,10 +1,16 @@
-"""KPI tables (DESIGN.md section 4) computed from clean sale lines.
+"""KPI tables (docs/design.md section 4) computed from clean sale lines.
 
 Every function takes the valid lines of a window of days and returns one frame in the
 table contract's columns. Only `COMPLETED` sales count as revenue, orders and units;
 `REFUNDED` lines are summed apart; a walk-in (null customer) counts in orders, not customers.
 Money is summed exactly and rounded once to the cent, half away from zero (`money.round_money`);
 rates to four decimals.
+
+Margins: the product, category and day tables take the day's unit costs (`stock.unit_costs`, from
+that day's stock snapshot) and add `cost_of_goods` (quantity x unit cost, summed exactly, rounded
+once), `gross_margin` = revenue - cost_of_goods as published (so the identity holds to the cent)
+and `margin_pct`. A line whose product has no known cost that day makes its group's cost null:
+an incomplete cost is never published as a smaller one.
 
 Shaped for tens of millions of lines: each table is one pass over integer group numbers
 (day x product, region or category), sums are `np.bincount`, and distinct counts (orders,
@@ -28,6 +34,8 @@ GROWTH_LAG_DAYS = 7
 RETURNING_LOOKBACK_DAYS = 90
 # Above this many (day x key) slots the group numbers are compacted before counting.
 MAX_DENSE_GROUPS = 50_000_000
+# Above this many (day x product) slots, unit costs are looked up by binary search, not in a table.
+MAX_DENSE_COSTS = 8_000_000
 
 
 def sale_day(lines: pd.DataFrame) -> pd.Series:
@@ -324,6 +332,63 @@ def _id_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.flatnonzero(seen) + low
 
 
+class _UnitCosts:
+    """Unit costs by (day offset, product code) for lines numbered by `_Days` and `_id_codes`."""
+
+    def __init__(self, first_day: int, day_count: int, product_ids: np.ndarray, unit_costs: pd.DataFrame | None):
+        self.keys = max(len(product_ids), 1)
+        self.size = day_count * self.keys
+        if unit_costs is None or unit_costs.empty or not len(product_ids):
+            self.table, self.numbers, self.costs = None, np.zeros(0, dtype=np.int64), np.zeros(0)
+            return
+        day = unit_costs["sale_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").view("int64")
+        day = day - first_day
+        ids = unit_costs["product_id"].to_numpy(dtype="int64")
+        code = np.minimum(np.searchsorted(product_ids, ids), len(product_ids) - 1)
+        known = (product_ids[code] == ids) & (day >= 0) & (day < day_count)
+        numbers = day[known] * self.keys + code[known]
+        costs = unit_costs["unit_cost"].to_numpy(dtype="float64")[known]
+        if self.size <= MAX_DENSE_COSTS:
+            self.table = np.full(self.size + 1, np.nan)  # the last slot: no day or no product
+            self.table[numbers] = costs
+        else:  # too many (day, product) slots for a table: look the known ones up
+            order = np.argsort(numbers, kind="stable")
+            self.table, self.numbers, self.costs = None, numbers[order], costs[order]
+
+    def of(self, day: np.ndarray, code: np.ndarray) -> np.ndarray:
+        """The unit cost of each (day offset, product code), NaN when unknown (or either is -1)."""
+        number = np.where((day >= 0) & (code >= 0), day * self.keys + code, self.size)
+        if self.table is not None:
+            return self.table[number]
+        if not len(self.numbers):
+            return np.full(len(number), np.nan)
+        found = np.minimum(np.searchsorted(self.numbers, number), len(self.numbers) - 1)
+        return np.where(self.numbers[found] == number, self.costs[found], np.nan)
+
+
+def _line_costs(lines: pd.DataFrame, by_day: _Days, unit_costs: pd.DataFrame | None) -> np.ndarray:
+    """Per line quantity x its product's unit cost on its day, NaN when that cost is unknown.
+
+    Call before `by_day.groups`, which takes the day offsets over.
+    """
+    quantity = _values(lines, "quantity")
+    if unit_costs is None or unit_costs.empty:
+        return np.full(len(quantity), np.nan)
+    product, product_ids = _id_codes(lines["product_id"])
+    costs = _UnitCosts(by_day.first, by_day.count, product_ids, unit_costs)
+    return quantity * costs.of(by_day.offset, product)
+
+
+def _with_margin(table: pd.DataFrame, cost_of_goods: np.ndarray) -> pd.DataFrame:
+    """`table` (with its `revenue` rounded) plus cost_of_goods, gross_margin and margin_pct."""
+    revenue = table["revenue"].to_numpy(dtype="float64")
+    cost = round_money(np.asarray(cost_of_goods, dtype="float64"))
+    margin = round_money(revenue - cost)  # two cent figures: their difference is exact once snapped
+    with np.errstate(invalid="ignore", divide="ignore"):
+        margin_pct = np.round(margin / np.where(revenue == 0, np.nan, revenue) * 100, 2)
+    return table.assign(cost_of_goods=cost, gross_margin=margin, margin_pct=margin_pct)
+
+
 def _values(lines: pd.DataFrame, column: str) -> np.ndarray:
     return lines[column].to_numpy(dtype="float64", na_value=np.nan)
 
@@ -332,17 +397,20 @@ def _text(lines: pd.DataFrame, column: str, rows: np.ndarray) -> pd.arrays.Strin
     return pd.array(np.asarray(lines[column].array.take(rows), dtype=object), dtype="string")
 
 
-def daily_sales(lines: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+def daily_sales(lines: pd.DataFrame, days: pd.DatetimeIndex, unit_costs: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per day of `days`, zeros for a day without sales.
 
     `revenue_growth_pct` compares with the same weekday one week earlier and is null when that
     day is outside `days` or had no revenue. Pass `days` including the week before the days you
-    keep, so that the first kept day has its comparison.
+    keep, so that the first kept day has its comparison. `unit_costs` (`stock.unit_costs`) give
+    cost_of_goods; a day whose completed lines miss a cost (or all days, without them) has none.
     """
     by_day = _Days(lines)
+    line_costs = _line_costs(lines, by_day, unit_costs)
     status = _status_class(lines, (COMPLETED, REFUNDED))
     groups = by_day.groups(status >= 0, status, 2)  # day x (completed, refunded)
     revenue = groups.by_day(groups.money_sum(_values(lines, "revenue")))
+    cost_of_goods = groups.by_day(groups.money_sum(line_costs))[:, 0]
     units = groups.by_day(groups.sum(_values(lines, "quantity")))[:, 0]
     orders = groups.by_day(groups.distinct(lines["sale_id"]))[:, 0]
     customers = groups.by_day(groups.distinct(lines["customer_id"]))[:, 0]
@@ -358,17 +426,23 @@ def daily_sales(lines: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
     growth = (daily["revenue"].to_numpy() / np.where(week_before > 0, week_before, np.nan) - 1) * 100
     daily["revenue_growth_pct"] = np.round(growth, 2)
     daily["revenue"] = round_money(daily["revenue"])
-    return daily.reset_index()
+    return _with_margin(daily, by_day.on(days, cost_of_goods, 0.0)).reset_index()
 
 
-def product_daily(lines: pd.DataFrame) -> pd.DataFrame:
-    """One row per product per day; names are those of the product's first line that day."""
+def product_daily(lines: pd.DataFrame, unit_costs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per product per day; names are those of the product's first line that day.
+
+    cost_of_goods is units x the product's unit cost that day (`unit_costs`, `stock.unit_costs`):
+    null for a product without a known cost that day, and everywhere without `unit_costs`.
+    """
     product, product_ids = _id_codes(lines["product_id"])
     groups = _Days(lines).groups(status_is(lines, COMPLETED), product, len(product_ids))
     observed = groups.observed
     day, key = groups.labels(observed)
     first = groups.first_row()[observed]
-    return pd.DataFrame(
+    units = groups.sum(_values(lines, "quantity"))[observed]
+    unit_cost = _UnitCosts(groups.days.first, groups.days.count, product_ids, unit_costs).of(day, key)
+    table = pd.DataFrame(
         {
             "sale_date": groups.days.dates(day),
             "product_id": product_ids[key],
@@ -376,10 +450,11 @@ def product_daily(lines: pd.DataFrame) -> pd.DataFrame:
             "product_name": _text(lines, "product_name", first),
             "category": _text(lines, "category", first),
             "revenue": round_money(groups.money_sum(_values(lines, "revenue"))[observed]),
-            "units": groups.sum(_values(lines, "quantity"))[observed],
+            "units": units,
             "orders": groups.distinct(lines["sale_id"])[observed],
         }
     )
+    return _with_margin(table, units * unit_cost)
 
 
 def region_daily(lines: pd.DataFrame) -> pd.DataFrame:
@@ -400,16 +475,22 @@ def region_daily(lines: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def category_daily(lines: pd.DataFrame) -> pd.DataFrame:
-    """One row per category per day; `discount_rate` = sum(q*p*d) / sum(q*p)."""
+def category_daily(lines: pd.DataFrame, unit_costs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per category per day; `discount_rate` = sum(q*p*d) / sum(q*p).
+
+    cost_of_goods sums quantity x unit cost (`unit_costs`, `stock.unit_costs`) over the lines:
+    null for a category with a line whose product has no known cost that day.
+    """
     category, categories = _label_codes(lines["category"])
-    groups = _Days(lines).groups(status_is(lines, COMPLETED), category, len(categories))
+    by_day = _Days(lines)
+    line_costs = _line_costs(lines, by_day, unit_costs)
+    groups = by_day.groups(status_is(lines, COMPLETED), category, len(categories))
     observed = groups.observed
     day, key = groups.labels(observed)
     gross_amount = _values(lines, "gross_amount")
     gross = groups.money_sum(gross_amount)[observed]
     discounted = groups.money_sum(gross_amount * _values(lines, "discount"))[observed]
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "sale_date": groups.days.dates(day),
             "category": pd.array(categories[key], dtype="string"),
@@ -418,6 +499,7 @@ def category_daily(lines: pd.DataFrame) -> pd.DataFrame:
             "discount_rate": np.round(discounted / np.where(gross == 0, np.nan, gross), 4),
         }
     )
+    return _with_margin(table, groups.money_sum(line_costs)[observed])
 
 
 def customer_daily(lines: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:

@@ -22,7 +22,8 @@ from pandera.typing import Category, Series
 
 SALE_STATUSES = ("COMPLETED", "REFUNDED", "CANCELLED")
 STOCK_STATUSES = ("OK", "LOW", "OUT", "DEAD")
-ALERT_STATUSES = ("LOW", "OUT")  # the STOCK_STATUSES that raise a stock alert
+STOCKOUT_RISK = "STOCKOUT_RISK"  # above the reorder level, but forecast to run out within the lead time
+ALERT_STATUSES = ("LOW", "OUT", STOCKOUT_RISK)  # the statuses of a stock alert
 FORECAST_TRENDS = ("upward", "downward", "stable")
 ANOMALY_SCOPES = ("total", "product", "region")
 ANOMALY_LABELS = ("HIGH_SPIKE", "LOW_DIP", "ZERO_DROP", "VARIANCE_SHIFT")
@@ -109,6 +110,20 @@ _CLEAN_SKU = "SKU trimmed, inner spaces collapsed, upper-cased; UNKNOWN when mis
 _CLEAN_NAME = "Product name trimmed, inner spaces collapsed; 'Unnamed product' when missing"
 _INVENTORY_CATEGORY = "Category from /inventory by SKU, title-cased; Uncategorized when unknown"
 _GENERATED_AT = "When the forecast run made this row: UTC timestamp without a zone, to the second"
+# Margins: the cost side of the sales tables, from the day's stock snapshot (`kpis`, `stock.unit_costs`).
+_COST_OF_GOODS = (
+    "Sum of quantity x the product's unit cost that day over the {of} valid lines of COMPLETED sales, to the cent "
+    "(half away from zero); the unit cost is cost_price in that day's stock snapshot (/inventory `cost` by SKU), "
+    "unknown when missing, negative or not a number; null when any of those lines has no known cost, never 0"
+)
+_GROSS_MARGIN = (
+    "revenue - cost_of_goods, both as published (each rounded once from its exact sum), so the identity holds to "
+    "the cent on every row; null when cost_of_goods is null"
+)
+_MARGIN_PCT = "gross_margin / revenue x 100, 2 decimals; null when gross_margin is null or revenue is 0"
+# Inventory KPIs: trailing windows ending on (and including) the row's day.
+_LAST_28 = "the 28 days up to and including snapshot_date"
+_LAST_90 = "the 90 days up to and including snapshot_date"
 
 
 def _backtest_mape(strategy: str) -> str:
@@ -312,6 +327,11 @@ class DailySalesKpis(_Strict):
             "null when that day had no revenue or was never materialized"
         ),
     )
+    cost_of_goods: Series[float] = pa.Field(
+        ge=0, nullable=True, description=_COST_OF_GOODS.format(of="day's") + "; 0 on a day without sales"
+    )
+    gross_margin: Series[float] = pa.Field(nullable=True, description=_GROSS_MARGIN)
+    margin_pct: Series[float] = pa.Field(nullable=True, description=_MARGIN_PCT)
 
     class Config:
         metadata = warehouse_table("daily_sales_kpis", date_column="sale_date")
@@ -330,6 +350,13 @@ class ProductDailySales(_Strict):
     revenue: Series[float] = pa.Field(ge=0, description=_COMPLETED_REVENUE.format(of="product's"))
     units: Series[float] = pa.Field(ge=0, description=_COMPLETED_UNITS.format(of="product's"))
     orders: Series[int] = pa.Field(ge=0, description=_COMPLETED_ORDERS.format(of="of the product that day"))
+    cost_of_goods: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=_COST_OF_GOODS.format(of="product's") + " (units x the unit cost: one cost per product and day)",
+    )
+    gross_margin: Series[float] = pa.Field(nullable=True, description=_GROSS_MARGIN)
+    margin_pct: Series[float] = pa.Field(nullable=True, description=_MARGIN_PCT)
 
     class Config:
         metadata = warehouse_table("product_daily_sales", date_column="sale_date")
@@ -369,6 +396,9 @@ class CategoryDailySales(_Strict):
             "4 decimals; null when their list value is 0"
         ),
     )
+    cost_of_goods: Series[float] = pa.Field(ge=0, nullable=True, description=_COST_OF_GOODS.format(of="category's"))
+    gross_margin: Series[float] = pa.Field(nullable=True, description=_GROSS_MARGIN)
+    margin_pct: Series[float] = pa.Field(nullable=True, description=_MARGIN_PCT)
 
     class Config:
         metadata = warehouse_table("category_daily_sales", date_column="sale_date")
@@ -470,9 +500,156 @@ class StockKpis(_Strict):
         description="Median days_of_cover over the products that have one; null when none has",
     )
     reorder_suggestions: Series[int] = pa.Field(ge=0, description="Products that should be reordered: those LOW or OUT")
+    inventory_turnover: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "Annualised cost of goods over average stock value at cost, over the day's products in "
+            "product_inventory_kpis with both known: sum(cost_of_goods_90d) x 365 / history_days / "
+            "sum(average_stock_value_90d), 2 decimals; null when no product has both or that average is 0"
+        ),
+    )
+    slow_moving_products: Series[int] = pa.Field(
+        ge=0, description="Products flagged slow_mover in product_inventory_kpis that day"
+    )
+    slow_moving_stock_value: Series[float] = pa.Field(
+        ge=0, description="Sum of the stock_value of the slow movers (slow_moving_products), to the cent"
+    )
+    dead_stock_value: Series[float] = pa.Field(
+        ge=0, description="Sum of the stock_value of the products with status DEAD (dead_stock_products), to the cent"
+    )
+    a_class_revenue_share: Series[float] = pa.Field(
+        ge=0,
+        le=1,
+        nullable=True,
+        description=(
+            "Share of the day's products' trailing revenue (sum of product_inventory_kpis.revenue_90d) made by the "
+            "products of abc_class A, 4 decimals; null when that revenue is 0"
+        ),
+    )
+    lost_sales_estimate: Series[float] = pa.Field(
+        ge=0,
+        description=(
+            "Sum of the products' lost_sales_estimate (revenue missed while out of stock over "
+            + _LAST_28
+            + "), products whose estimate is null left out, to the cent"
+        ),
+    )
 
     class Config:
         metadata = warehouse_table("stock_kpis", date_column="snapshot_date")
+
+
+class ProductInventoryKpis(_Strict):
+    """One row per product per day in that day's stock snapshot: how its stock sells, turns and earns over the
+    trailing 28 and 90 days (from stock_snapshot and product_daily_sales)."""
+
+    snapshot_date: Series[pd.Timestamp] = pa.Field(description=_SNAPSHOT_DAY, metadata=DATE)
+    product_id: Series[int] = pa.Field(description="Product id from /products")
+    sku: Series[pd.StringDtype] = pa.Field(description=_CLEAN_SKU)
+    name: Series[pd.StringDtype] = pa.Field(description=_CLEAN_NAME)
+    category: Series[pd.StringDtype] = pa.Field(description=_INVENTORY_CATEGORY)
+    stock_quantity: Series[int] = pa.Field(description="Units on hand, as in stock_snapshot (OUT at <= 0)")
+    stock_value: Series[float] = pa.Field(ge=0, description=_STOCK_VALUE + " (as in stock_snapshot)")
+    units_28d: Series[float] = pa.Field(ge=0, description=f"Sum of product_daily_sales.units over {_LAST_28}")
+    revenue_28d: Series[float] = pa.Field(
+        ge=0, description=f"Sum of product_daily_sales.revenue over {_LAST_28}, to the cent"
+    )
+    units_90d: Series[float] = pa.Field(ge=0, description=f"Sum of product_daily_sales.units over {_LAST_90}")
+    revenue_90d: Series[float] = pa.Field(
+        ge=0, description=f"Sum of product_daily_sales.revenue over {_LAST_90}, to the cent"
+    )
+    cost_of_goods_90d: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            f"Sum of product_daily_sales.cost_of_goods over {_LAST_90}, to the cent; null when one of those days "
+            "has sales of the product without a known cost"
+        ),
+    )
+    history_days: Series[int] = pa.Field(
+        ge=1,
+        le=90,
+        description=(
+            f"Days of {_LAST_90} that have a stock snapshot (of any product): the history the 90-day figures "
+            "stand on, 90 once the shop has that much"
+        ),
+    )
+    average_stock_value_90d: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            f"Average stock value at cost over {_LAST_90}: the sum of max(stock_quantity, 0) x cost_price of the "
+            "product's snapshot rows of those days (0 on a day it is not in the snapshot) / history_days, to the "
+            "cent; null when a day with stock on hand has no known cost (missing, negative or not a number)"
+        ),
+    )
+    sell_through_rate: Series[float] = pa.Field(
+        ge=0,
+        le=1,
+        nullable=True,
+        description=(
+            "units_28d / (units_28d + max(stock_quantity, 0)): the share of the units sold in the 28 days and "
+            "still on hand that sold, 4 decimals; null when both are 0"
+        ),
+    )
+    inventory_turnover: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "Annualised cost of goods over average stock value at cost: cost_of_goods_90d x 365 / history_days / "
+            "average_stock_value_90d, 2 decimals; null when either is null or the average is 0"
+        ),
+    )
+    days_of_cover: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "As stock_snapshot.days_of_cover: max(stock_quantity, 0) / (units_28d / 28), 1 decimal; null when "
+            "units_28d is 0"
+        ),
+    )
+    days_since_last_sale: Series[pd.Int64Dtype] = pa.Field(
+        ge=0,
+        le=89,
+        nullable=True,
+        description=(
+            f"Days from the last day with units in product_daily_sales among {_LAST_90} to snapshot_date "
+            "(0: sold that day); null when none sold in those days"
+        ),
+    )
+    abc_class: Series[pd.StringDtype] = pa.Field(
+        isin=("A", "B", "C"),
+        description=(
+            "The day's products ranked by revenue_90d, highest first (ties: lower product_id first): A while the "
+            "revenue_90d of the products ranked above is under 80% of the day's total, else B while under 95%, "
+            "else C (so every product without revenue, and all of them when the total is 0)"
+        ),
+    )
+    slow_mover: Series[int] = pa.Field(
+        isin=(0, 1),
+        description=(
+            "1 when stock is on hand (stock_quantity > 0), the product sold in the 90 days (units_90d > 0, so it "
+            "is not DEAD) and days_of_cover is above 90 or null (nothing sold in the 28 days); else 0"
+        ),
+    )
+    out_of_stock_days_28d: Series[int] = pa.Field(
+        ge=0, le=28, description=f"Days of {_LAST_28} on which the product's snapshot had stock_quantity <= 0"
+    )
+    lost_sales_estimate: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            f"Revenue missed while out of stock over {_LAST_28}: out_of_stock_days_28d x expected daily units x "
+            "the day's unit_price, to the cent, where expected daily units = units sold on the in-stock days "
+            "(snapshot stock_quantity > 0) of those 28 / their number; 0 without out-of-stock days; null when "
+            "there were some but no in-stock day, or the unit_price is unknown"
+        ),
+    )
+
+    class Config:
+        metadata = warehouse_table("product_inventory_kpis", date_column="snapshot_date")
+        unique = ["snapshot_date", "product_id"]
 
 
 class SalesReject(_Strict):
@@ -498,10 +675,11 @@ class SalesReject(_Strict):
 
 
 class SalesForecast(_Strict):
-    """One row per forecast day, for all products together (product_id null) and per product."""
+    """One row per as-of day, forecast day and series: the forecast made with the sales up to the as-of day,
+    for all products together (product_id null) and per product; every as-of day's forecast is kept."""
 
     forecast_date: Series[pd.Timestamp] = pa.Field(
-        description="Day forecast: one of the horizon days after the last day of daily_sales_kpis", metadata=DATE
+        description="Day forecast: one of the horizon days after as_of_date", metadata=DATE
     )
     product_id: Series[pd.Int64Dtype] = pa.Field(
         nullable=True, description="null = all products together; else a product sold in the trailing history"
@@ -512,33 +690,60 @@ class SalesForecast(_Strict):
     lower: Series[float] = pa.Field(
         ge=0,
         description=(
-            "Low end of the 80% interval: predicted_revenue + the 10th percentile of the series' backtest errors "
-            "(in-sample errors for a fallback), at most the prediction and at least 0, to the cent"
+            "Low end of the 80% interval: predicted_revenue + the 10th percentile of the chosen model's backtest "
+            "errors at that horizon day (scaled by the series' mase_scale, pooled over the products; in-sample "
+            "errors for a fallback), at most the prediction and at least 0, to the cent"
         ),
     )
     upper: Series[float] = pa.Field(
         ge=0,
         description=(
-            "High end of the 80% interval: predicted_revenue + the 90th percentile of the series' backtest errors "
-            "(in-sample errors for a fallback), at least the prediction, to the cent"
+            "High end of the 80% interval: predicted_revenue + the 90th percentile of the chosen model's backtest "
+            "errors at that horizon day (as for lower), at least the prediction, to the cent"
         ),
     )
     model: Series[pd.StringDtype] = pa.Field(
         description=(
             "What made the series' forecast: the strategy (linear, random_forest, gradient_boosting, "
-            "seasonal_naive), fallback_seasonal_naive / fallback_mean under 14 days of history, "
+            "weekday_profile, seasonal_naive), fallback_seasonal_naive / fallback_mean under 14 days of history, "
             "or flat for a series that never changed"
         )
     )
     generated_at: Series[pd.Timestamp] = pa.Field(description=_GENERATED_AT, metadata=TIMESTAMP)
+    as_of_date: Series[pd.Timestamp] = pa.Field(
+        description=(
+            "The last day of sales the forecast knew (its daily partition): made from daily_sales_kpis and "
+            "product_daily_sales up to and including this day only"
+        ),
+        metadata=DATE,
+    )
+    horizon_day: Series[int] = pa.Field(ge=1, description="Days ahead: forecast_date - as_of_date")
+    predicted_units: Series[float] = pa.Field(
+        ge=0,
+        description=(
+            "Forecast units of the day: predicted_revenue x the series' units per unit of revenue over its last "
+            "28 days (its mean daily units when it sold at price 0), 2 decimals"
+        ),
+    )
+    units_lower: Series[float] = pa.Field(ge=0, description="Low end of the 80% interval in units, as predicted_units")
+    units_upper: Series[float] = pa.Field(ge=0, description="High end of the 80% interval in units, as predicted_units")
+    mase_scale: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "The series' mean absolute week-over-week change of daily revenue in its history (the in-sample "
+            "seasonal naive error): forecast_accuracy divides errors by it for MASE; null under 8 days of history "
+            "or for a series that repeats itself exactly"
+        ),
+    )
 
     class Config:
-        metadata = warehouse_table("sales_forecast")
-        unique = ["forecast_date", "product_id"]
+        metadata = warehouse_table("sales_forecast", date_column="as_of_date")
+        unique = ["as_of_date", "forecast_date", "product_id"]
 
 
 class SalesForecastSummary(_Strict):
-    """One row: the latest all-products forecast in figures, and every strategy's backtest scores."""
+    """One row per as-of day: that day's all-products forecast in figures, and every strategy's backtest scores."""
 
     generated_at: Series[pd.Timestamp] = pa.Field(description=_GENERATED_AT, metadata=TIMESTAMP)
     horizon_days: Series[int] = pa.Field(ge=1, description="Days forecast ahead")
@@ -579,14 +784,14 @@ class SalesForecastSummary(_Strict):
         ge=0,
         nullable=True,
         description=(
-            "Backtest MASE of the chosen model on the all-products series, 4 decimals; < 1: beats seasonal naive; "
-            "null for a fallback or flat model, or without backtest"
+            "Backtest MASE of the chosen model on the all-products series, 4 decimals; < 1: beats the in-sample "
+            "seasonal naive error; null for a fallback or flat model, or without backtest"
         ),
     )
     strategy: Series[pd.StringDtype] = pa.Field(
         description=(
-            "As configured (SALESFLOW_FORECAST_STRATEGY): auto (the model strategy with the lowest backtest MASE) "
-            "or one strategy"
+            "As configured (SALESFLOW_FORECAST_STRATEGY): auto (the strategy with the lowest backtest MASE, "
+            "seasonal naive included) or one strategy"
         )
     )
     mape_linear: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mape("linear"))
@@ -601,9 +806,84 @@ class SalesForecastSummary(_Strict):
     )
     mape_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mape("seasonal_naive"))
     mase_seasonal_naive: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mase("seasonal_naive"))
+    as_of_date: Series[pd.Timestamp] = pa.Field(
+        unique=True, description="The forecast's as-of day (its daily partition), as in sales_forecast", metadata=DATE
+    )
+    total_units: Series[float] = pa.Field(
+        ge=0, description="Sum of the all-products predicted_units over the horizon, 2 decimals"
+    )
+    improvement_over_baseline_pct: Series[float] = pa.Field(
+        nullable=True,
+        description=(
+            "How much lower the chosen model's backtest MASE is than seasonal naive's on the same folds, in % "
+            "(1 - backtest_mase / mase_seasonal_naive) x 100, 2 decimals: 0 when seasonal naive itself won; "
+            "negative only for a configured strategy worse than it; null without backtest"
+        ),
+    )
+    backtest_coverage: Series[float] = pa.Field(
+        ge=0,
+        le=1,
+        nullable=True,
+        description=(
+            "Share of the all-products backtest actuals inside the chosen model's 80% interval, each fold's "
+            "interval calibrated on the other folds only, 4 decimals; null with fewer than two folds"
+        ),
+    )
+    backtest_product_coverage: Series[float] = pa.Field(
+        ge=0,
+        le=1,
+        nullable=True,
+        description="As backtest_coverage, over every product's backtest days",
+    )
+    mape_weekday_profile: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mape("weekday_profile"))
+    mase_weekday_profile: Series[float] = pa.Field(ge=0, nullable=True, description=_backtest_mase("weekday_profile"))
 
     class Config:
-        metadata = warehouse_table("sales_forecast_summary")
+        metadata = warehouse_table("sales_forecast_summary", date_column="as_of_date")
+
+
+class ForecastAccuracy(_Strict):
+    """One row per day with actuals, forecast of it and series: a past forecast of the day against what sold."""
+
+    sale_date: Series[pd.Timestamp] = pa.Field(
+        description="The day forecast, now known (its daily partition)", metadata=DATE
+    )
+    as_of_date: Series[pd.Timestamp] = pa.Field(
+        description="The as-of day of the forecast scored (the last day of sales it knew)", metadata=DATE
+    )
+    horizon_day: Series[int] = pa.Field(ge=1, description="Days ahead the forecast was made: sale_date - as_of_date")
+    product_id: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="null = all products together; else the product"
+    )
+    model: Series[pd.StringDtype] = pa.Field(description="What made the forecast, as in sales_forecast.model")
+    predicted_revenue: Series[float] = pa.Field(ge=0, description="sales_forecast.predicted_revenue")
+    lower: Series[float] = pa.Field(ge=0, description="sales_forecast.lower: low end of the 80% interval")
+    upper: Series[float] = pa.Field(ge=0, description="sales_forecast.upper: high end of the 80% interval")
+    actual_revenue: Series[float] = pa.Field(
+        ge=0, description="Revenue of the day from daily_sales_kpis (the shop) or product_daily_sales (0 if none sold)"
+    )
+    predicted_units: Series[float] = pa.Field(ge=0, description="sales_forecast.predicted_units")
+    actual_units: Series[float] = pa.Field(ge=0, description="Units sold that day, as actual_revenue")
+    abs_pct_error: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description="|actual - predicted| / actual x 100 (revenue): averaged, the MAPE; null on a day without revenue",
+    )
+    scaled_error: Series[float] = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "|actual - predicted| / the forecast's mase_scale (revenue): averaged, the MASE (below 1 beats the "
+            "series' in-sample seasonal naive error); null without a scale"
+        ),
+    )
+    covered: Series[int] = pa.Field(
+        isin=[0, 1], description="1 when actual_revenue fell inside [lower, upper]: averaged, the interval coverage"
+    )
+
+    class Config:
+        metadata = warehouse_table("forecast_accuracy", date_column="sale_date")
+        unique = ["sale_date", "as_of_date", "product_id"]
 
 
 class SalesAnomaly(_Strict):
@@ -670,7 +950,7 @@ class SalesAnomaly(_Strict):
 
 
 class StockAlert(_Strict):
-    """One row per product per day that is LOW or OUT of stock."""
+    """One row per product per day that is LOW or OUT of stock, or forecast to run out within the lead time."""
 
     snapshot_date: Series[pd.Timestamp] = pa.Field(description=_SNAPSHOT_DAY, metadata=DATE)
     product_id: Series[int] = pa.Field(description="Product id from /products")
@@ -678,7 +958,11 @@ class StockAlert(_Strict):
     name: Series[pd.StringDtype] = pa.Field(description=_CLEAN_NAME)
     category: Series[pd.StringDtype] = pa.Field(description=_INVENTORY_CATEGORY)
     status: Series[pd.StringDtype] = pa.Field(
-        isin=ALERT_STATUSES, description="OUT at stock_quantity <= 0, else LOW at <= reorder_level"
+        isin=ALERT_STATUSES,
+        description=(
+            "OUT at stock_quantity <= 0, else LOW at <= reorder_level, else STOCKOUT_RISK when the forecast demand "
+            "empties the stock within lead_time_days (expected_stockout_date at most lead_time_days away)"
+        ),
     )
     stock_quantity: Series[int] = pa.Field(description="Units on hand as the backend reports them (<= 0 when OUT)")
     reorder_level: Series[int] = pa.Field(description="The backend's low_stock_threshold: LOW at or below it")
@@ -700,8 +984,8 @@ class StockAlert(_Strict):
     suggested_reorder_qty: Series[int] = pa.Field(
         ge=0,
         description=(
-            "Units to order: avg_daily_units x (lead_time_days + safety_stock_days) rounded up, at least "
-            "reorder_level + 1, minus max(stock_quantity, 0); never below 0"
+            "Units to order: forecast_demand_units rounded up, at least reorder_level + 1, minus "
+            "max(stock_quantity, 0); never below 0"
         ),
     )
     lead_time_days: Series[int] = pa.Field(
@@ -711,6 +995,22 @@ class StockAlert(_Strict):
         ge=0, description="Extra days of demand the suggestion covers (SALESFLOW_SAFETY_STOCK_DAYS, default 3)"
     )
     stock_value: Series[float] = pa.Field(ge=0, description=_STOCK_VALUE)
+    forecast_demand_units: Series[float] = pa.Field(
+        ge=0,
+        description=(
+            "Forecast units sold over the lead_time_days + safety_stock_days days after the day: avg_daily_units "
+            "times the shop's weekday profile (each weekday's median units in the 28 days up to the day, relative "
+            "to their mean) on each of those days, summed, 1 decimal"
+        ),
+    )
+    expected_stockout_date: Series[pd.Timestamp] = pa.Field(
+        nullable=True,
+        description=(
+            "First day on which the forecast demand since the day reaches the stock on hand (the day itself when "
+            "OUT); null when no demand is forecast or not within 90 days"
+        ),
+        metadata=DATE,
+    )
 
     class Config:
         metadata = warehouse_table("stock_alerts", date_column="snapshot_date")

@@ -25,6 +25,7 @@ WAREHOUSE_TABLES = (
     "customer_daily_kpis",
     "stock_snapshot",
     "stock_kpis",
+    "product_inventory_kpis",
     "sales_rejects",
 )
 

@@ -22,7 +22,7 @@ LATEST = date.fromisoformat(daily_partitions.get_last_partition_key())
 FIRST = LATEST - timedelta(days=34)
 HISTORY_DAYS = 28  # the anomalies' and stock alerts' look-back
 ANOMALIES, STOCK_ALERTS = dg.AssetKey("sales_anomalies"), dg.AssetKey("stock_alerts")
-FORECAST = dg.AssetKey("sales_forecast")
+FORECAST, ACCURACY = dg.AssetKey("sales_forecast"), dg.AssetKey("forecast_accuracy")
 
 
 def days(first: date, last: date) -> set[str]:
@@ -63,8 +63,10 @@ class Shop:
         requested = sorted(result.get_requested_partitions(ANOMALIES) | result.get_requested_partitions(STOCK_ALERTS))
         if requested:
             self.run([ANOMALIES, STOCK_ALERTS], date.fromisoformat(requested[0]), date.fromisoformat(requested[-1]))
-        if result.get_num_requested(FORECAST):
-            self.run([FORECAST, dg.AssetKey("sales_forecast_summary")])
+        for selection in ([FORECAST, dg.AssetKey("sales_forecast_summary")], [ACCURACY]):
+            asked = sorted(result.get_requested_partitions(selection[0]))
+            if asked:
+                self.run(selection, date.fromisoformat(asked[0]), date.fromisoformat(asked[-1]))
         return result
 
 
@@ -83,7 +85,10 @@ def test_a_range_run_is_followed_by_its_days_with_full_history_and_a_forecast(sh
     judged = days(FIRST + timedelta(days=HISTORY_DAYS), LATEST)
     assert result.get_requested_partitions(ANOMALIES) == judged
     assert result.get_requested_partitions(STOCK_ALERTS) == judged
-    assert result.get_num_requested(FORECAST) == 1
+    # The forecast of the newest day only (older as-of days are backfilled on purpose); no accuracy
+    # yet: no forecast was made before any of these days.
+    assert result.get_requested_partitions(FORECAST) == {LATEST.isoformat()}
+    assert result.get_num_requested(ACCURACY) == 0
     assert shop.tick().total_requested == 0  # asked once
 
 
@@ -98,3 +103,16 @@ def test_a_corrected_past_day_rejudges_the_days_that_look_back_on_it_and_keeps_t
         corrected, min(LATEST, corrected + timedelta(HISTORY_DAYS))
     )
     assert result.get_num_requested(FORECAST) == 0
+
+
+def test_a_days_actuals_score_the_forecasts_made_before_it(shop):
+    yesterday = LATEST - timedelta(days=1)
+    shop.run_daily_graph(FIRST, yesterday)
+    shop.run([FORECAST, dg.AssetKey("sales_forecast_summary")], yesterday, yesterday)  # yesterday's forecast
+    before = shop.tick()
+    assert before.get_num_requested(FORECAST) == 0 and before.get_num_requested(ACCURACY) == 0
+    shop.run_daily_graph(LATEST, LATEST)
+    result = shop.tick()
+    assert result.get_requested_partitions(FORECAST) == {LATEST.isoformat()}
+    assert result.get_requested_partitions(ACCURACY) == {LATEST.isoformat()}
+    assert shop.tick().total_requested == 0

@@ -83,7 +83,8 @@ def warehouse(postgres_url, tmp_path_factory) -> dict:
     daily = [asset for asset in PIPELINE if asset.partitions_def is not None]
     materialize_days(resources, instance, daily, FIRST_DAY, LAST_DAY)
     forecast = [asset for asset in ML_ASSETS if asset.partitions_def is None]
-    assert dg.materialize(PIPELINE, selection=forecast, resources=resources, instance=instance).success
+    if forecast:  # an unpartitioned forecast is made after the days (a daily one was made with them)
+        assert dg.materialize(PIPELINE, selection=forecast, resources=resources, instance=instance).success
     return {"url": postgres_url, "resources": resources, "instance": instance}
 
 
@@ -135,7 +136,7 @@ def test_weekly_report_files_hold_the_warehouse_numbers(warehouse, tmp_path):
     assert "No sales in this period" not in text
 
     workbook = load_workbook(xlsx_path)
-    assert xlsx_meta["sheets"].value == len(workbook.sheetnames) == 9
+    assert xlsx_meta["sheets"].value == len(workbook.sheetnames) == 13
     daily = warehouse_rows(
         warehouse["url"],
         "SELECT * FROM analytics.daily_sales_kpis WHERE sale_date BETWEEN '2026-09-28' AND '2026-10-04' "
@@ -208,13 +209,128 @@ def test_weekly_report_holds_the_forecast_anomalies_and_stock_alerts_of_the_ware
     forecast = warehouse_rows(
         warehouse["url"],
         "SELECT forecast_date, predicted_revenue, lower, upper FROM analytics.sales_forecast "
-        "WHERE product_id IS NULL AND forecast_date BETWEEN '2026-09-28' AND '2026-10-11' ORDER BY forecast_date",
+        "WHERE product_id IS NULL AND as_of_date = '2026-10-04' "  # every day's forecast is kept: the week's last
+        "AND forecast_date BETWEEN '2026-09-28' AND '2026-10-11' ORDER BY forecast_date",
     )
     assert forecast["forecast_date"].tolist() == [date(2026, 10, 5 + offset) for offset in range(7)]
     sheet = [(day.date(), *rest) for day, *rest in workbook["Forecast"].iter_rows(min_row=2, values_only=True)]
     assert sheet == list(forecast.itertuples(index=False, name=None))
     assert "The dashed line shows its days from Mon 5 Oct to Sun 11 Oct" in words
     assert "has not run" not in words and "detection covers" not in words  # every day of the week was checked
+
+
+def sheet_rows(workbook, name: str) -> list[tuple]:
+    return list(workbook[name].iter_rows(min_row=2, values_only=True))
+
+
+def cents(value) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 2)
+
+
+def test_weekly_report_margins_stock_health_and_customers_match_the_warehouse(warehouse, tmp_path):
+    assert materialize_reports(warehouse, tmp_path, weekly_sales_report, partition_key=WEEK_40).success
+    workbook = load_workbook(tmp_path / "weekly" / "sales-report_2026-W40.xlsx")
+    words = pdf_words(tmp_path / "weekly" / "sales-report_2026-W40.pdf")
+    week = "BETWEEN '2026-09-28' AND '2026-10-04'"
+    summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(min_row=1, values_only=True) if row[0]}
+
+    def margin_sums(table: str, key: str) -> pd.DataFrame:
+        return warehouse_rows(
+            warehouse["url"],
+            f"SELECT {key} AS key, SUM(revenue) FILTER (WHERE cost_of_goods IS NOT NULL) AS revenue, "
+            "SUM(cost_of_goods) AS cost_of_goods, SUM(gross_margin) AS gross_margin, "
+            "COALESCE(SUM(revenue) FILTER (WHERE cost_of_goods IS NULL), 0) AS revenue_without_cost "
+            f"FROM analytics.{table} WHERE sale_date {week} GROUP BY {key}",
+        ).set_index("key")
+
+    shop = margin_sums("daily_sales_kpis", "date_trunc('week', sale_date)").iloc[0]
+    assert shop["cost_of_goods"] > 0 and shop["revenue_without_cost"] == 0
+    assert summary["Gross margin"] == cents(shop["gross_margin"]) == cents(shop["revenue"] - shop["cost_of_goods"])
+    assert summary["Cost of goods"] == cents(shop["cost_of_goods"])
+    assert f"Gross margin ${cents(shop['gross_margin']):,.2f}" in words
+    categories = margin_sums("category_daily_sales", "category")
+    sheet = sheet_rows(workbook, "Margins")
+    assert len(sheet) == len(categories)
+    for category, revenue, cost, margin, _pct, without in sheet:
+        expected = categories.loc[category]
+        assert (revenue, cost, margin, without) == tuple(
+            cents(expected[column]) for column in ("revenue", "cost_of_goods", "gross_margin", "revenue_without_cost")
+        )
+        assert f"{category} ${revenue:,.2f} ${cost:,.2f} ${margin:,.2f}" in words
+    products = margin_sums("product_daily_sales", "product_id")
+    sheet = sheet_rows(workbook, "Product margins")
+    assert len(sheet) == len(products)
+    for product_id, _sku, _name, _category, revenue, cost, margin, _pct, _without in sheet:
+        expected = products.loc[product_id]
+        assert (revenue, cost, margin) == (
+            cents(expected["revenue"]),
+            cents(expected["cost_of_goods"]),
+            cents(expected["gross_margin"]),
+        )
+    assert [row[6] for row in sheet] == sorted((row[6] for row in sheet), reverse=True)
+
+    inventory = warehouse_rows(
+        warehouse["url"],
+        "SELECT product_id, abc_class, stock_value, revenue_90d, lost_sales_estimate FROM "
+        "analytics.product_inventory_kpis WHERE snapshot_date = '2026-10-04'",
+    ).set_index("product_id")
+    sheet = sheet_rows(workbook, "Stock health")
+    assert len(sheet) == len(inventory) > 0 and {row[0].date() for row in sheet} == {date(2026, 10, 4)}
+    for row in sheet:
+        expected = inventory.loc[row[1]]
+        assert (row[5], row[7], row[9], row[16]) == (
+            expected["abc_class"],
+            cents(expected["stock_value"]),
+            cents(expected["revenue_90d"]),
+            cents(expected["lost_sales_estimate"]),
+        )
+    [shop_stock] = warehouse_rows(
+        warehouse["url"], "SELECT * FROM analytics.stock_kpis WHERE snapshot_date = '2026-10-04'"
+    ).itertuples()
+    assert summary["Stock health as of"].date() == date(2026, 10, 4)
+    assert summary["Inventory turnover (per year)"] == shop_stock.inventory_turnover
+    assert summary["A products' share of 90-day revenue"] == shop_stock.a_class_revenue_share
+    assert (summary["Slow movers"], summary["Slow-moving stock value"]) == (
+        shop_stock.slow_moving_products,
+        shop_stock.slow_moving_stock_value,
+    )
+    assert (summary["Dead stock products"], summary["Dead stock value"]) == (
+        shop_stock.dead_stock_products,
+        shop_stock.dead_stock_value,
+    )
+    assert summary["Lost sales, last 28 days (estimate)"] == shop_stock.lost_sales_estimate
+    assert f"As of Sun 4 Oct: inventory turns over {shop_stock.inventory_turnover:,.2f} times a year" in words
+    assert f"${shop_stock.dead_stock_value:,.2f} (nothing sold in 90 days)" in words
+    for abc_class, count in inventory["abc_class"].value_counts().items():
+        revenue = cents(inventory.loc[inventory["abc_class"] == abc_class, "revenue_90d"].sum())
+        assert f"{abc_class} {count} ${revenue:,.2f}" in words
+
+    customers = warehouse_rows(
+        warehouse["url"],
+        "SELECT sale_date, new_customers, returning_customers, repeat_rate FROM analytics.customer_daily_kpis "
+        f"WHERE sale_date {week} ORDER BY sale_date",
+    )
+    sheet = [(day.date(), *rest) for day, *rest in sheet_rows(workbook, "Customers")]
+    assert sheet == list(customers.itertuples(index=False, name=None))
+    new, returning = int(customers["new_customers"].sum()), int(customers["returning_customers"].sum())
+    assert (summary["New customers"], summary["Returning customers"]) == (new, returning)
+    assert summary["Repeat rate"] == round(returning / (new + returning), 4)
+    assert f"{new:,} new and {returning:,} returning identified customers" in words
+
+
+def test_monthly_report_margin_matches_the_warehouse_month(warehouse, tmp_path):
+    assert materialize_reports(warehouse, tmp_path, monthly_sales_report, partition_key="2026-09-01").success
+    workbook = load_workbook(tmp_path / "monthly" / "sales-report_2026-09.xlsx")
+    summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(min_row=1, values_only=True) if row[0]}
+    month = warehouse_rows(
+        warehouse["url"],
+        "SELECT SUM(gross_margin) AS margin, SUM(cost_of_goods) AS cost, SUM(new_customers) AS new "
+        "FROM analytics.daily_sales_kpis JOIN analytics.customer_daily_kpis USING (sale_date) "
+        "WHERE sale_date < '2026-10-01'",
+    ).iloc[0]
+    assert (summary["Gross margin"], summary["Cost of goods"]) == (cents(month["margin"]), cents(month["cost"]))
+    assert summary["New customers"] == month["new"]
+    assert summary["Stock health as of"].date() == date(2026, 9, 30)
 
 
 def test_a_report_before_any_forecast_or_alert_run_says_so(tmp_path):

@@ -42,6 +42,7 @@ LEVELS = [
         "category_daily_sales",
         "customer_daily_kpis",
     ],
+    ["product_inventory_kpis"],
     ["stock_kpis"],
 ]
 # Steps a user may re-run on their own (the cleaning multi-asset is one step).
@@ -51,6 +52,7 @@ STEPS = {
     "daily_sales_kpis": ["daily_sales_kpis"],
     "product_daily_sales": ["product_daily_sales"],
     "customer_daily_kpis": ["customer_daily_kpis"],
+    "product_inventory_kpis": ["product_inventory_kpis"],
     "stock_kpis": ["stock_kpis"],
 }
 SETTINGS = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,4 +1,4 @@
-"""Stock alerts (status, cover, reorder suggestion) and the alert email texts."""
+"""Stock alerts (status, cover, forecast demand, stockout date, reorder suggestion) and the alert email texts."""
 
 import math
 
@@ -60,6 +60,7 @@ def test_cover_and_reorder_come_from_the_last_28_days_of_units():
 def test_a_product_without_recent_sales_is_reordered_above_its_level():
     row = alerts.stock_alerts(snapshot((5, 3, 10)), sales(1, 4.0)).iloc[0]
     assert row["avg_daily_units"] == 0 and np.isnan(row["days_of_cover"])
+    assert pd.isna(row["expected_stockout_date"]) and row["forecast_demand_units"] == 0
     assert row["suggested_reorder_qty"] == 8  # back to 11, just above the reorder level
 
 
@@ -76,6 +77,44 @@ def test_several_snapshot_days_each_get_their_own_trailing_average():
     units.loc[units["sale_date"] == DAY, "units"] = 29.0
     table = alerts.stock_alerts(two_days, units)
     assert list(table["avg_daily_units"]) == [1.0, 2.0]
+
+
+def test_a_product_above_its_level_that_runs_out_within_the_lead_time_is_a_stockout_risk():
+    # 4 a day: 20 on hand last 5 days (within the 7-day lead time), 40 last 10 days (after it).
+    table = alerts.stock_alerts(snapshot((1, 20, 10), (2, 40, 10)), pd.concat([sales(1, 4.0), sales(2, 4.0)]))
+    assert list(zip(table["product_id"], table["status"], strict=True)) == [(1, "STOCKOUT_RISK")]
+    row = table.iloc[0]
+    assert row["expected_stockout_date"] == DAY + pd.Timedelta(days=5)
+    assert row["forecast_demand_units"] == 40.0  # 10 days of lead time + safety stock at 4 a day
+    assert row["suggested_reorder_qty"] == 20
+    StockAlert.validate(table)
+
+
+def test_the_forecast_knows_the_weekend_sells_more_than_the_trailing_average_says():
+    # 2 units on weekdays, 10 on Saturdays and Sundays; 15 on hand on a Thursday, 3 days of lead time.
+    days = pd.date_range(end="2026-11-19", periods=28)  # a Thursday
+    units = pd.DataFrame({"sale_date": days, "product_id": 1, "units": np.where(days.weekday >= 5, 10.0, 2.0)})
+    thursday = snapshot((1, 15, 10)).assign(snapshot_date=days[-1])
+    row = alerts.stock_alerts(thursday, units, lead_time_days=3, safety_stock_days=0).iloc[0]
+    # Friday 2, Saturday 10, Sunday 10: out on Sunday; the average (30/7 a day) would say 3.5 days.
+    assert row["status"] == "STOCKOUT_RISK"
+    assert row["expected_stockout_date"] == pd.Timestamp("2026-11-22")
+    assert row["forecast_demand_units"] == 22.0
+    assert row["avg_daily_units"] == pytest.approx(30 / 7, abs=0.01)
+
+
+def test_an_out_product_runs_out_the_same_day_and_a_later_sale_changes_nothing():
+    later = sales(1, 50.0, days=3).assign(sale_date=lambda frame: frame["sale_date"] + pd.Timedelta(days=3))
+    table = alerts.stock_alerts(snapshot((1, 0, 10)), pd.concat([sales(1, 2.0), later]))
+    row = table.iloc[0]
+    assert row["status"] == "OUT" and row["expected_stockout_date"] == DAY
+    assert row["avg_daily_units"] == 2.0 and row["forecast_demand_units"] == 20.0
+
+
+def test_without_any_sales_yet_only_the_out_products_are_alerted():
+    table = alerts.stock_alerts(snapshot((1, 0, 10), (2, 50, 10)), sales(1, 1.0).iloc[:0])
+    assert list(table["status"]) == ["OUT"] and table.iloc[0]["expected_stockout_date"] == DAY
+    StockAlert.validate(table)
 
 
 def test_no_alerts_gives_an_empty_table_of_the_right_shape():
@@ -138,8 +177,24 @@ def test_stock_email_gives_cover_and_the_reorder_suggestion():
     assert email.subject == "[SalesFlow] LOW stock: Product 7 (SKU-0007) on 2026-11-18"
     assert "Product 7 (SKU-0007) is low on stock on 2026-11-18: 4 left, reorder level 10." in email.body
     assert "Days of cover: 2.0" in email.body
-    assert "Suggested reorder: 16 units (covers 7 days of lead time + 3 days of safety stock)" in email.body
+    assert "Forecast demand, next 10 days: 20.0 units" in email.body
+    assert "Expected to run out: 2026-11-20" in email.body
+    assert (
+        "Suggested reorder: 16 units (covers 7 days of lead time + 3 days of safety stock at the forecast demand)"
+        in email.body
+    )
     assert "/assets/stock_alerts?view=partitions&partition=2026-11-18" in email.body
+
+
+def test_stockout_risk_email_says_when_the_product_runs_out():
+    row = alerts.stock_alerts(snapshot((7, 20, 10)), sales(7, 4.0)).iloc[0].to_dict()
+    email = alerts.stock_email(row, UI)
+    assert email.subject == "[SalesFlow] Stockout risk: Product 7 (SKU-0007) runs out by 2026-11-23"
+    assert email.body.startswith(
+        "Product 7 (SKU-0007) is forecast to run out of stock by 2026-11-23, within the 7-day lead time, "
+        "though above its reorder level on 2026-11-18: 20 left, reorder level 10."
+    )
+    assert "Suggested reorder: 20 units" in email.body
 
 
 def test_run_failure_email_has_the_run_id_the_error_and_a_link():

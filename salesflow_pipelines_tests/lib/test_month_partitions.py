@@ -51,4 +51,3 @@ def test_tables_whose_key_lacks_the_date_stay_unpartitioned():
     assert month_partitions.partitioned_by_month(TABLES["product_daily_sales"])
     assert month_partitions.partitioned_by_month(TABLES["sales_rejects"])  # no key at all
     assert not month_partitions.partitioned_by_month(TABLES["sales_anomalies"])  # keyed by anomaly_id
-    assert not month_partitions.partitioned_by_month(TABLES["sales_forecast_summary"])  # undated

@@ -230,3 +230,114 @@ def test_stock_alerts_keep_each_products_latest_alert_the_most_recent_first():
     report = build_report(WEEK, daily_sales_kpis=daily_rows(), stock_alerts=alerts, **TABLES)
     assert report.stock_alerts[["product_id", "status"]].values.tolist() == [[1, "OUT"], [4, "LOW"], [2, "LOW"]]
     assert not report.has_sales
+
+
+def test_margins_sum_the_costed_rows_and_show_the_revenue_without_a_cost_apart():
+    days = pd.to_datetime(["2026-11-16", "2026-11-17", "2026-11-18"])
+    daily = daily_rows(*((f"{day:%Y-%m-%d}", 100.0, 1, 1.0, 1, 0.0) for day in days)).assign(
+        cost_of_goods=[60.0, None, 70.05], gross_margin=[40.0, None, 29.95], margin_pct=[40.0, None, 29.95]
+    )
+    categories = pd.DataFrame(
+        {
+            "sale_date": days[[0, 0, 1, 2]],
+            "category": ["Snacks", "Grocery", "Grocery", "Grocery"],
+            "revenue": [30.0, 70.0, 100.0, 100.0],
+            "units": 1.0,
+            "discount_rate": 0.0,
+            "cost_of_goods": [20.0, 40.0, None, 70.05],
+            "gross_margin": [10.0, 30.0, None, 29.95],
+        }
+    )
+    products = pd.DataFrame(
+        {
+            "sale_date": days[[0, 0, 1, 1, 2]],
+            "product_id": [1, 2, 2, 3, 2],
+            "sku": ["A", "B", "B", "C", "B"],
+            "product_name": ["a", "b", "b", "c", "b"],
+            "category": ["Snacks", "Grocery", "Grocery", "Grocery", "Grocery"],
+            "revenue": [30.0, 70.0, 60.0, 40.0, 100.0],
+            "units": 1.0,
+            "orders": 1,
+            "cost_of_goods": [20.0, 40.0, 50.0, None, 70.05],
+            "gross_margin": [10.0, 30.0, 10.0, None, 29.95],
+        }
+    )
+    report = build_report(
+        WEEK,
+        daily_sales_kpis=daily,
+        **{**TABLES, "category_daily_sales": categories, "product_daily_sales": products},
+    )
+    margins = report.margins
+    assert (margins.revenue, margins.cost_of_goods, margins.gross_margin) == (200.0, 130.05, 69.95)
+    assert margins.margin_pct == round(69.95 / 200 * 100, 2)
+    assert (margins.revenue_without_cost, margins.days_without_cost) == (100.0, 1)
+    by_category = margins.categories.set_index("category")
+    assert by_category.loc["Grocery", ["revenue", "gross_margin", "revenue_without_cost"]].tolist() == [
+        170.0,
+        59.95,
+        100.0,
+    ]
+    assert by_category.index.tolist() == ["Grocery", "Snacks"]  # highest margin first
+    by_product = margins.products.set_index("product_id")
+    assert by_product.loc[2, ["revenue", "cost_of_goods", "gross_margin"]].tolist() == [230.0, 160.05, 69.95]
+    assert pd.isna(by_product.loc[3, "gross_margin"]) and by_product.loc[3, "revenue_without_cost"] == 40.0
+    assert margins.products["product_id"].tolist() == [2, 1, 3]  # the product without any cost last
+    assert margins.top(1)["product_id"].tolist() == [2] and margins.bottom(1)["product_id"].tolist() == [1]
+    assert margins.products_without_cost["product_id"].tolist() == [3]
+    kpis = {kpi.name: kpi for kpi in report.kpis}
+    assert kpis["Gross margin"].value == 69.95 and kpis["Gross margin"].previous is None
+
+
+def test_stock_health_is_the_last_day_with_inventory_kpis_and_its_abc_split():
+    inventory = pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(["2026-11-20"] * 3 + ["2026-11-21"] * 3 + ["2026-11-23"]),
+            "product_id": [1, 2, 3, 1, 2, 3, 1],
+            "sku": ["A", "B", "C"] * 2 + ["A"],
+            "name": ["a", "b", "c"] * 2 + ["a"],
+            "abc_class": ["A", "B", "C", "A", "A", "C", "A"],
+            "revenue_90d": [90.0, 8.0, 2.0, 80.0, 15.0, 5.0, 1.0],
+            "stock_value": [10.0, 20.0, 30.0, 10.0, 25.0, 40.0, 1.0],
+            "slow_mover": [0, 0, 1, 0, 1, 1, 0],
+            "lost_sales_estimate": [0.0, 0.0, 0.0, 12.5, None, 0.0, 0.0],
+        }
+    )
+    stock_kpis = pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(["2026-11-20", "2026-11-21", "2026-11-22"]),
+            "inventory_turnover": [4.0, 4.5, 5.0],
+            "dead_stock_value": [0.0, 3.0, 9.0],
+        }
+    )
+    daily = daily_rows(("2026-11-16", 100.0, 1, 1.0, 1, 0.0))
+    health = build_report(
+        WEEK, daily_sales_kpis=daily, stock_kpis=stock_kpis, product_inventory_kpis=inventory, **TABLES
+    ).stock_health
+    assert health.as_of == date(2026, 11, 21)  # 22 Nov lacks inventory KPIs, 23 Nov is the next week
+    assert health.figures["inventory_turnover"] == 4.5 and health.figures["dead_stock_value"] == 3.0
+    abc = health.abc.set_index("abc_class")
+    assert abc["products"].tolist() == [2, 0, 1]
+    assert abc.loc["A", ["revenue_90d", "revenue_share", "stock_value"]].tolist() == [95.0, 0.95, 35.0]
+    assert health.slow_movers["product_id"].tolist() == [3, 2]  # the largest stock value first
+    assert health.lost_sales["product_id"].tolist() == [1]
+    nothing = build_report(WEEK, daily_sales_kpis=daily, **TABLES).stock_health
+    assert nothing.as_of is None and nothing.products.empty
+
+
+def test_customers_sum_the_days_and_the_repeat_rate_weighs_them_by_customers():
+    customers = pd.DataFrame(
+        {
+            "sale_date": pd.to_datetime(["2026-11-09", "2026-11-16", "2026-11-17", "2026-11-18"]),
+            "new_customers": [5, 3, 1, 0],
+            "returning_customers": [5, 1, 3, 0],
+            "repeat_rate": [0.5, 0.25, 0.75, None],
+        }
+    )
+    daily = daily_rows(("2026-11-16", 100.0, 1, 1.0, 1, 0.0))
+    report = build_report(WEEK, daily_sales_kpis=daily, customer_daily_kpis=customers, **TABLES)
+    view = report.customers
+    assert (view.new_customers, view.returning_customers, view.repeat_rate) == (4, 4, 0.5)
+    assert len(view.daily) == 3
+    kpis = {kpi.name: kpi for kpi in report.kpis}
+    assert (kpis["New customers"].value, kpis["New customers"].previous) == (4, 5)
+    assert kpis["Returning customers"].note == "repeat rate 50.0%"

@@ -10,8 +10,9 @@ from pypdf import PdfReader
 from reportlab.graphics.shapes import Drawing
 from reportlab.platypus import Table
 
-from salesflow_pipelines.lib import cleaning, kpis
+from salesflow_pipelines.lib import cleaning, kpis, stock
 from salesflow_pipelines.lib.demo import DemoData
+from salesflow_pipelines.lib.payloads import inventory_to_payload, products_from_payload, products_to_payload
 from salesflow_pipelines.lib.reports import pdf
 from salesflow_pipelines.lib.reports.excel import SHEETS, render_xlsx
 from salesflow_pipelines.lib.reports.model import SalesReport, build_report
@@ -25,18 +26,35 @@ LONG_EXPLANATION = (
 )
 
 
+def demo_products(data: DemoData, days: pd.DatetimeIndex) -> pd.DataFrame:
+    """The raw product snapshot of each day (`/products` joined with `/inventory`), as raw_products holds it."""
+    snapshots = [
+        products_from_payload(products_to_payload(data.products(day)), inventory_to_payload(data.inventory(day)), day)
+        for day in days.date
+    ]
+    return pd.concat(snapshots, ignore_index=True)
+
+
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pd.DataFrame]:
-    """Two weeks of KPI tables from the demo shop, computed by the KPI functions."""
-    lines = cleaning.clean_sales(
-        DemoData(orders_per_day=40).sales_lines(date(2026, 11, 9), date(2026, 11, 22)), pd.Series(dtype="string")
-    )
+    """Two weeks of KPI tables from the demo shop (with costs, stock and inventory KPIs), computed by
+    the KPI functions."""
+    data, days = DemoData(orders_per_day=40), pd.date_range("2026-11-09", "2026-11-22")
+    products = demo_products(data, days)
+    lines = cleaning.clean_sales(data.sales_lines(days[0].date(), days[-1].date()), cleaning.category_lookup(products))
+    costs = stock.unit_costs(products)
+    product_daily = stock.named_from_catalog(kpis.product_daily(lines.lines, costs), products)
+    snapshot = stock.stock_snapshot(products, lines.lines)
+    inventory = stock.inventory_kpis(snapshot, product_daily, days)
     return {
-        "daily_sales_kpis": kpis.daily_sales(lines.lines, pd.date_range("2026-11-09", "2026-11-22")),
-        "product_daily_sales": kpis.product_daily(lines.lines),
+        "daily_sales_kpis": kpis.daily_sales(lines.lines, days, costs),
+        "product_daily_sales": product_daily,
         "region_daily_sales": kpis.region_daily(lines.lines),
-        "category_daily_sales": kpis.category_daily(lines.lines),
+        "category_daily_sales": kpis.category_daily(lines.lines, costs),
         "sales_rejects": lines.rejects,
+        "customer_daily_kpis": kpis.customer_daily(lines.lines, days),
+        "stock_kpis": stock.stock_kpis(snapshot, inventory),
+        "product_inventory_kpis": inventory,
     }
 
 
@@ -202,7 +220,7 @@ def test_workbook_sheets_typed_cells_headers_filters_and_charts(tables):
     report = week_report(tables, sales_anomalies=anomalies(2))
     rendered = render_xlsx(report)
     workbook = load_workbook(io.BytesIO(rendered.content))
-    assert workbook.sheetnames == list(SHEETS) and rendered.sheets == 9
+    assert workbook.sheetnames == list(SHEETS) and rendered.sheets == 13
     for name in SHEETS[1:]:
         sheet = workbook[name]
         assert sheet.freeze_panes == "A2", name
@@ -242,3 +260,102 @@ def test_workbook_forecast_and_stock_sheets_hold_the_rows(tables):
     summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(min_row=1, values_only=True) if row[0]}
     assert summary["Forecast total, next 14 days"] == 42000.0 and summary["Forecast trend"] == "upward"
     assert summary["Products LOW or OUT"] == 2
+
+
+def sheet_rows(workbook, name: str) -> list[tuple]:
+    return list(workbook[name].iter_rows(min_row=2, values_only=True))
+
+
+def test_pdf_holds_the_margin_customer_and_stock_health_sections(tables):
+    report = week_report(tables)
+    words = " ".join("\n".join(pdf_text(pdf.render_pdf(report).content)).split())
+    margins, health, customers = report.margins, report.stock_health, report.customers
+    for heading in ("Margins", "Customers", "Stock health", "Gross margin", "New customers", "Returning customers"):
+        assert heading in words, heading
+    assert (
+        f"Gross margin {report.money(margins.gross_margin)} ({margins.margin_pct:.1f}% of "
+        f"{report.money(margins.revenue)} revenue) after {report.money(margins.cost_of_goods)} cost of goods."
+    ) in words
+    for row in margins.categories.itertuples():
+        assert f"{row.category} {report.money(row.revenue)} {report.money(row.cost_of_goods)}" in words
+    best, worst = margins.top().iloc[0], margins.bottom().iloc[0]
+    assert f"Highest {best.product_name} {best.sku} {report.money(best.revenue)}" in words
+    assert f"Lowest {worst.product_name} {worst.sku} {report.money(worst.revenue)}" in words
+    assert f"{customers.new_customers:,} new and {customers.returning_customers:,} returning" in words
+    assert f"As of Sun 22 Nov: inventory turns over {health.figures['inventory_turnover']:,.2f} times a year" in words
+    assert f"{report.money(health.figures['dead_stock_value'])} (nothing sold in 90 days)" in words
+    for row in health.abc.itertuples():
+        assert f"{row.abc_class} {row.products} {report.money(row.revenue_90d)}" in words
+    for row in health.slow_movers.head(3).itertuples():
+        assert f"{row.name} {row.sku} {row.abc_class}" in words
+    assert "Largest estimated lost sales" in words and len(health.lost_sales)
+
+
+def test_workbook_margin_stock_health_and_customer_sheets_hold_the_report_figures(tables):
+    report = week_report(tables)
+    workbook = load_workbook(io.BytesIO(render_xlsx(report).content))
+    margins, health, customers = report.margins, report.stock_health, report.customers
+    assert [row[:4] for row in sheet_rows(workbook, "Margins")] == [
+        (row.category, row.revenue, row.cost_of_goods, row.gross_margin) for row in margins.categories.itertuples()
+    ]
+    assert [row[4] for row in sheet_rows(workbook, "Margins")] == pytest.approx(
+        (margins.categories["margin_pct"] / 100).tolist()
+    )
+    product_margins = sheet_rows(workbook, "Product margins")
+    assert [row[0] for row in product_margins] == margins.products["product_id"].tolist()
+    assert [row[6] for row in product_margins] == margins.products["gross_margin"].tolist()
+    stock_health = sheet_rows(workbook, "Stock health")
+    assert [(row[1], row[5]) for row in stock_health] == list(
+        zip(health.products["product_id"], health.products["abc_class"], strict=True)
+    )
+    assert {row[0].date() for row in stock_health} == {date(2026, 11, 22)}
+    assert [row[1:3] for row in sheet_rows(workbook, "Customers")] == list(
+        zip(customers.daily["new_customers"], customers.daily["returning_customers"], strict=True)
+    )
+    summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(min_row=1, values_only=True) if row[0]}
+    assert summary["Gross margin"] == margins.gross_margin and summary["Cost of goods"] == margins.cost_of_goods
+    assert summary["New customers"] == customers.new_customers
+    assert summary["Repeat rate"] == customers.repeat_rate
+    assert summary["Inventory turnover (per year)"] == health.figures["inventory_turnover"]
+    assert summary["Dead stock value"] == health.figures["dead_stock_value"]
+    assert summary["Lost sales, last 28 days (estimate)"] == health.figures["lost_sales_estimate"]
+    assert summary["Stock health as of"].date() == date(2026, 11, 22)
+
+
+def test_new_sheets_keep_formula_like_names_as_text(tables):
+    hostile = '=HYPERLINK("http://evil.example","x")'
+    products = tables["product_daily_sales"].assign(product_name=hostile, sku="+1+2", category="@cmd")
+    inventory = tables["product_inventory_kpis"].assign(name=hostile, sku="-2+3", category="=SUM(A1:A9)")
+    categories = tables["category_daily_sales"].assign(category="=1+1")
+    report = week_report(
+        {
+            **tables,
+            "product_daily_sales": products,
+            "product_inventory_kpis": inventory,
+            "category_daily_sales": categories,
+        }
+    )
+    workbook = load_workbook(io.BytesIO(render_xlsx(report).content))
+    for sheet, letters in (("Margins", "A"), ("Product margins", "BCD"), ("Stock health", "CDEF")):
+        for letter in letters:
+            cells = workbook[sheet][letter][1:]
+            assert cells and {cell.data_type for cell in cells} == {"s"}, (sheet, letter)
+    assert workbook["Product margins"]["C2"].value == hostile == workbook["Stock health"]["D2"].value
+
+
+def test_a_period_before_any_cost_or_inventory_kpis_says_so(tables):
+    """Tables written before margins existed (no cost columns) and no inventory KPIs yet: n/a, never 0."""
+    old = {
+        name: frame.drop(columns=["cost_of_goods", "gross_margin", "margin_pct"], errors="ignore")
+        for name, frame in tables.items()
+        if name not in ("stock_kpis", "product_inventory_kpis", "customer_daily_kpis")
+    }
+    report = week_report(old)
+    assert report.margins.gross_margin is None and report.margins.revenue_without_cost == report.revenue
+    words = " ".join("\n".join(pdf_text(pdf.render_pdf(report).content)).split())
+    assert "No cost of goods for this week: no margin to show." in words
+    assert "No inventory KPIs in this week yet (materialize product_inventory_kpis)." in words
+    assert "No customer KPIs for this week yet." in words
+    workbook = load_workbook(io.BytesIO(render_xlsx(report).content))
+    assert workbook["Stock health"]["A2"].value.startswith("No inventory KPIs in this week yet")
+    assert workbook["Customers"]["A2"].value.startswith("No customer KPIs for this period")

@@ -74,6 +74,9 @@ def database(role: str) -> Iterator[str]:
             "unique_customers": [1],
             "refunded_amount": [0.0],
             "revenue_growth_pct": [None],
+            "cost_of_goods": [60.0],
+            "gross_margin": [40.0],
+            "margin_pct": [40.0],
         }
     )
     warehouse.connect(url).replace(DAILY, kpis, None)

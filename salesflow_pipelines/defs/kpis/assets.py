@@ -21,6 +21,7 @@ from salesflow_pipelines.lib.schemas import (
     CustomerDailyKpis,
     DailySalesKpis,
     ProductDailySales,
+    ProductInventoryKpis,
     RegionDailySales,
     StockKpis,
 )
@@ -35,8 +36,17 @@ KPI = dict(
 )
 
 
-def _output(context: dg.AssetExecutionContext, frame: pd.DataFrame) -> dg.Output:
-    return dg.Output(frame, metadata=row_metadata(context, len(frame)))
+def _output(context: dg.AssetExecutionContext, frame: pd.DataFrame, **metadata) -> dg.Output:
+    return dg.Output(frame, metadata={**row_metadata(context, len(frame)), **metadata})
+
+
+def _missing_costs(frame: pd.DataFrame, rows: str) -> dict:
+    """How many rows have no cost of goods (a product without a known cost that day), and their revenue."""
+    uncosted = frame["cost_of_goods"].isna()
+    return {
+        f"{rows}_without_cost": int(uncosted.sum()),
+        "revenue_without_cost": float(frame.loc[uncosted, "revenue"].sum().round(2)),
+    }
 
 
 def _with_history(window: Window, days: int) -> pd.DatetimeIndex:
@@ -48,22 +58,30 @@ def _with_history(window: Window, days: int) -> pd.DatetimeIndex:
     **boundary(DailySalesKpis),
     ins={"sales_lines": dg.AssetIn(partition_mapping=lookback(kpis.GROWTH_LAG_DAYS))},
 )
-def daily_sales_kpis(context: dg.AssetExecutionContext, sales_lines: pd.DataFrame) -> dg.Output:
+def daily_sales_kpis(
+    context: dg.AssetExecutionContext, sales_lines: pd.DataFrame, raw_products: pd.DataFrame
+) -> dg.Output:
     """One row per day: revenue, orders, units, average order value and identified customers
-    of completed sales, refunded amount, and revenue growth against the same weekday one week
-    earlier (null when that day has no revenue or was never materialized)."""
+    of completed sales, refunded amount, revenue growth against the same weekday one week
+    earlier (null when that day has no revenue or was never materialized), and cost of goods at
+    the day's unit costs with the gross margin (null when a product sold has no known cost)."""
     window = partition_window(context)
-    daily = kpis.daily_sales(sales_lines, _with_history(window, kpis.GROWTH_LAG_DAYS))
-    return _output(context, in_window(daily, "sale_date", window))
+    history = _with_history(window, kpis.GROWTH_LAG_DAYS)
+    daily = in_window(kpis.daily_sales(sales_lines, history, stock.unit_costs(raw_products)), "sale_date", window)
+    return _output(context, daily, **_missing_costs(daily, "days"))
 
 
 @dg.asset(**KPI, **boundary(ProductDailySales))
 def product_daily_sales(
     context: dg.AssetExecutionContext, sales_lines: pd.DataFrame, raw_products: pd.DataFrame
 ) -> dg.Output:
-    """One row per product per day with completed sales: revenue, units and orders, the product
-    named as that day's catalogue (`/products`) names it."""
-    return _output(context, stock.named_from_catalog(kpis.product_daily(sales_lines), raw_products))
+    """One row per product per day with completed sales: revenue, units, orders, cost of goods at
+    the day's unit cost and gross margin, the product named as that day's catalogue (`/products`)
+    names it. A product without a known cost that day has a null cost and margin."""
+    table = kpis.product_daily(sales_lines, stock.unit_costs(raw_products))
+    table = stock.named_from_catalog(table, raw_products)
+    uncosted = table.loc[table["cost_of_goods"].isna(), "product_id"]
+    return _output(context, table, **_missing_costs(table, "rows"), products_without_cost=int(uncosted.nunique()))
 
 
 @dg.asset(**KPI, **boundary(RegionDailySales))
@@ -74,10 +92,14 @@ def region_daily_sales(context: dg.AssetExecutionContext, sales_lines: pd.DataFr
 
 
 @dg.asset(**KPI, **boundary(CategoryDailySales))
-def category_daily_sales(context: dg.AssetExecutionContext, sales_lines: pd.DataFrame) -> dg.Output:
-    """One row per category per day with completed sales: revenue, units and discount rate
-    (discount given over list value)."""
-    return _output(context, kpis.category_daily(sales_lines))
+def category_daily_sales(
+    context: dg.AssetExecutionContext, sales_lines: pd.DataFrame, raw_products: pd.DataFrame
+) -> dg.Output:
+    """One row per category per day with completed sales: revenue, units, discount rate (discount
+    given over list value), cost of goods and gross margin (null when a product sold that day has
+    no known cost)."""
+    table = kpis.category_daily(sales_lines, stock.unit_costs(raw_products))
+    return _output(context, table, **_missing_costs(table, "rows"))
 
 
 @dg.asset(
@@ -94,8 +116,38 @@ def customer_daily_kpis(context: dg.AssetExecutionContext, sales_lines: pd.DataF
     return _output(context, in_window(table, "sale_date", window))
 
 
+@dg.asset(
+    **KPI,
+    **boundary(ProductInventoryKpis),
+    ins={
+        "stock_snapshot": dg.AssetIn(partition_mapping=lookback(stock.INVENTORY_WINDOW_DAYS)),
+        "product_daily_sales": dg.AssetIn(partition_mapping=lookback(stock.INVENTORY_WINDOW_DAYS)),
+    },
+)
+def product_inventory_kpis(
+    context: dg.AssetExecutionContext, stock_snapshot: pd.DataFrame, product_daily_sales: pd.DataFrame
+) -> dg.Output:
+    """One row per product per day in that day's stock snapshot: units and revenue of the trailing
+    28 and 90 days, sell-through, inventory turnover (annualised cost of goods over average stock
+    value at cost), days of cover and since the last sale, ABC class by trailing revenue (80/15/5),
+    slow-mover flag and the revenue lost while out of stock."""
+    table = stock.inventory_kpis(stock_snapshot, product_daily_sales, window_days(partition_window(context)))
+    classes = table["abc_class"].value_counts()
+    return _output(
+        context,
+        table,
+        **{f"abc_{name.lower()}_products": int(classes.get(name, 0)) for name in stock.ABC_CLASSES},
+        slow_movers=int(table["slow_mover"].sum()),
+        products_without_cost=int(table["cost_of_goods_90d"].isna().sum()),
+        products_without_turnover=int(table["inventory_turnover"].isna().sum()),
+    )
+
+
 @dg.asset(**KPI, **boundary(StockKpis))
-def stock_kpis(context: dg.AssetExecutionContext, stock_snapshot: pd.DataFrame) -> dg.Output:
+def stock_kpis(
+    context: dg.AssetExecutionContext, stock_snapshot: pd.DataFrame, product_inventory_kpis: pd.DataFrame
+) -> dg.Output:
     """One row per day: products, total stock value at cost, LOW / OUT / DEAD counts, median
-    days of cover, and how many products should be reordered (LOW or OUT)."""
-    return _output(context, stock.stock_kpis(stock_snapshot))
+    days of cover, how many products should be reordered (LOW or OUT), inventory turnover, the
+    value of slow-moving and of dead stock, the revenue share of A products and lost sales."""
+    return _output(context, stock.stock_kpis(stock_snapshot, product_inventory_kpis))

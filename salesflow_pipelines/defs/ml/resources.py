@@ -16,10 +16,18 @@ class ForecastSettings(dg.ConfigurableResource):
     horizon_days: int = Field(default=forecast.DEFAULT_HORIZON, description="SALESFLOW_FORECAST_HORIZON")
     strategy: str = Field(
         default=forecast.AUTO,
-        description="SALESFLOW_FORECAST_STRATEGY: auto (best in backtest), linear, random_forest, "
-        "gradient_boosting or seasonal_naive",
+        description="SALESFLOW_FORECAST_STRATEGY: auto (the best in backtest, seasonal naive included), linear, "
+        "random_forest, gradient_boosting, weekday_profile or seasonal_naive",
     )
-    history_days: int = Field(default=forecast.HISTORY_DAYS, description="Trailing days the models learn from.")
+    history_days: int = Field(
+        default=forecast.HISTORY_DAYS,
+        description=f"Trailing days the models learn from, at most {forecast.HISTORY_DAYS} (what the asset loads).",
+    )
+    workers: int = Field(
+        default=1,
+        description="SALESFLOW_FORECAST_WORKERS: processes a backfill of many as-of days shares them among "
+        "(each day is still forecast alone, so the rows are the same)",
+    )
 
 
 class AnomalySettings(dg.ConfigurableResource):
@@ -55,6 +63,7 @@ def ml_settings_from_env() -> dict[str, dg.ConfigurableResource]:
         "forecast_settings": ForecastSettings(
             horizon_days=_int_env("SALESFLOW_FORECAST_HORIZON", forecast.DEFAULT_HORIZON),
             strategy=env_or("SALESFLOW_FORECAST_STRATEGY", forecast.AUTO),
+            workers=_int_env("SALESFLOW_FORECAST_WORKERS", min(os.cpu_count() or 1, 4)),
         ),
         "anomaly_settings": AnomalySettings(window_days=_int_env("SALESFLOW_ANOMALY_WINDOW_DAYS", 28)),
         "stock_alert_settings": StockAlertSettings(

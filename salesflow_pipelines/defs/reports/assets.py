@@ -35,20 +35,33 @@ PARTITIONS: dict[PeriodKind, dg.TimeWindowPartitionsDefinition] = {
 # A week or month reads its own days; the daily KPIs also the period before, for the change.
 THE_PERIOD = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
 WITH_PREVIOUS_PERIOD = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
+# The forecasts made as of the period's days or the next period's: the report shows the one made as of
+# its last day, else the first made after it (`model.newest_forecast`).
+WITH_NEXT_PERIOD = dg.TimeWindowPartitionMapping(end_offset=1, allow_nonexistent_upstream_partitions=True)
 # Warehouse tables the report reads, by the name `build_report` takes them under, with the mapping
-# from a week or month to the upstream's partitions (None: the forecast is unpartitioned, replaced
-# whole by each run; the report keeps the rows dated in the period or the next one).
+# from a week or month to the upstream's partitions.
 PERIOD_INPUTS: dict[str, dg.PartitionMapping | None] = {
     "daily_sales_kpis": WITH_PREVIOUS_PERIOD,
     "product_daily_sales": THE_PERIOD,
     "region_daily_sales": THE_PERIOD,
     "category_daily_sales": THE_PERIOD,
+    "customer_daily_kpis": WITH_PREVIOUS_PERIOD,
+    "stock_kpis": THE_PERIOD,
+    "product_inventory_kpis": THE_PERIOD,
     "sales_rejects": THE_PERIOD,
     "sales_anomalies": THE_PERIOD,
     "stock_alerts": THE_PERIOD,
-    "sales_forecast": None,
-    "sales_forecast_summary": None,
+    "sales_forecast": WITH_NEXT_PERIOD,
+    "sales_forecast_summary": WITH_NEXT_PERIOD,
 }
+# What only the monthly report reads: how good the forecasts of the month's days were.
+MONTHLY_INPUTS: dict[str, dg.PartitionMapping | None] = {"forecast_accuracy": THE_PERIOD}
+
+
+def period_inputs(kind: PeriodKind) -> dict[str, dg.PartitionMapping | None]:
+    return PERIOD_INPUTS | (MONTHLY_INPUTS if kind == "monthly" else {})
+
+
 FORMATS = {"pdf": "sales_report_pdf", "xlsx": "sales_report_xlsx"}
 
 
@@ -58,20 +71,24 @@ def report_key(kind: PeriodKind, extension: str) -> dg.AssetKey:
 
 
 def report_specs(kind: PeriodKind) -> list[dg.AssetSpec]:
-    deps = [dg.AssetDep(name, partition_mapping=mapping) for name, mapping in PERIOD_INPUTS.items()]
+    deps = [dg.AssetDep(name, partition_mapping=mapping) for name, mapping in period_inputs(kind).items()]
     noun = "week (Monday to Sunday)" if kind == "weekly" else "calendar month"
     example = ReportPeriod.containing(kind, date(2026, 11, 16))
     descriptions = {
         "pdf": (
             f"The printable sales report of each {noun}: KPI summary with the change against the previous "
             "period, daily revenue with the latest forecast and its 80% interval, top products, regions, "
-            "categories, MEDIUM/HIGH anomalies with their explanation, LOW/OUT stock alerts with a suggested "
-            f"reorder, and rejected lines. One file per period, e.g. `{kind}/{example.file_name('pdf')}`."
+            "categories, margins by category and the highest and lowest product margins, new and returning "
+            "customers, stock health (ABC split, turnover, slow movers, dead stock, lost sales), MEDIUM/HIGH "
+            "anomalies with their explanation, LOW/OUT stock alerts and stockout risks with a suggested reorder, "
+            f"{'how good the forecasts of its days were (by days ahead), ' if kind == 'monthly' else ''}"
+            f"and rejected lines. One file per period, e.g. `{kind}/{example.file_name('pdf')}`."
         ),
         "xlsx": (
             f"The sales workbook of each {noun}: sheets Summary (with charts), Daily, Products, Regions, "
-            "Categories, Forecast, Anomalies, Stock and Rejects, with typed cells. One file per period, e.g. "
-            f"`{kind}/{example.file_name('xlsx')}`."
+            "Categories, Margins, Product margins, Stock health, Customers, Forecast, "
+            f"{'Forecast accuracy, ' if kind == 'monthly' else ''}Anomalies, Stock and "
+            f"Rejects, with typed cells. One file per period, e.g. `{kind}/{example.file_name('xlsx')}`."
         ),
     }
     return [
@@ -93,7 +110,7 @@ def build_report_assets(kind: PeriodKind) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"{kind}_sales_report",
         specs=report_specs(kind),
-        ins={name: dg.AssetIn(name) for name in PERIOD_INPUTS},
+        ins={name: dg.AssetIn(name) for name in period_inputs(kind)},
         partitions_def=PARTITIONS[kind],
         backfill_policy=single_run,
         can_subset=True,

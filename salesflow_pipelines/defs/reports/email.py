@@ -55,7 +55,8 @@ def email_report(
 def report_email_body(period: ReportPeriod) -> str:
     return (
         f"Attached: the SalesFlow sales report for {period.title} ({period.span}), as PDF to print and "
-        "as an Excel workbook with the daily, product, region and category figures.\n\n"
+        "as an Excel workbook with the daily, product, region and category figures, margins, stock health "
+        "and customers.\n\n"
         "This email is sent once per period by the SalesFlow pipelines."
     )
 

@@ -16,7 +16,21 @@ from openpyxl.worksheet.worksheet import Worksheet
 from salesflow_pipelines.lib.reports.model import TOP_PRODUCTS, SalesReport
 from salesflow_pipelines.lib.xlsx_text import as_text
 
-SHEETS = ("Summary", "Daily", "Products", "Regions", "Categories", "Forecast", "Anomalies", "Stock", "Rejects")
+SHEETS = (
+    "Summary",
+    "Daily",
+    "Products",
+    "Regions",
+    "Categories",
+    "Margins",
+    "Product margins",
+    "Stock health",
+    "Customers",
+    "Forecast",
+    "Anomalies",
+    "Stock",
+    "Rejects",
+)
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 INTEGER_FORMAT = "#,##0"
@@ -64,7 +78,32 @@ def render_xlsx(report: SalesReport) -> RenderedWorkbook:
     write_table(sheets["Forecast"], forecast, FORECAST_COLUMNS, money, report.placeholders["forecast"])
     write_table(sheets["Anomalies"], report.anomalies, ANOMALY_COLUMNS, money, report.placeholders["anomalies"])
     write_table(sheets["Stock"], report.stock_alerts, STOCK_COLUMNS, money, report.placeholders["stock_alerts"])
+    if report.forecast_accuracy is not None:  # monthly: how good the forecasts of its days were
+        accuracy = workbook.create_sheet("Forecast accuracy", index=workbook.sheetnames.index("Forecast") + 1)
+        view = report.forecast_accuracy
+        write_table(accuracy, view.by_horizon.round(4), ACCURACY_COLUMNS, money, view.placeholder)
     write_table(sheets["Rejects"], report.rejects, REJECT_COLUMNS, money, "No rejected sale lines in this period.")
+    margins, health, customers = report.margins, report.stock_health, report.customers
+    write_table(
+        sheets["Margins"], margins and margins.categories, MARGIN_CATEGORY_COLUMNS, money, "No sales in this period."
+    )
+    write_table(
+        sheets["Product margins"],
+        margins and margins.products,
+        MARGIN_PRODUCT_COLUMNS,
+        money,
+        "No product sales in this period.",
+    )
+    write_table(
+        sheets["Stock health"], health and health.products, STOCK_HEALTH_COLUMNS, money, stock_health_missing(report)
+    )
+    write_table(
+        sheets["Customers"],
+        customers and customers.daily,
+        CUSTOMER_COLUMNS,
+        money,
+        "No customer KPIs for this period (materialize customer_daily_kpis for its days).",
+    )
     write_summary(sheets["Summary"], report, money)
     if report.has_sales:
         add_summary_charts(sheets, daily_rows, product_rows, region_rows, category_rows)
@@ -127,6 +166,9 @@ def write_summary(sheet: Worksheet, report: SalesReport, money: str) -> None:
         ("MEDIUM / HIGH anomalies", len(report.anomalies), INTEGER_FORMAT),
         ("Products LOW or OUT", len(report.stock_alerts), INTEGER_FORMAT),
         *forecast_facts(report, money),
+        *margin_facts(report, money),
+        *stock_health_facts(report, money),
+        *customer_facts(report),
         ("Generated at", report.generated_at.replace(tzinfo=None), DATETIME_FORMAT),
     ]
     for offset, (label, value, number_format) in enumerate(facts):
@@ -151,6 +193,50 @@ def forecast_facts(report: SalesReport, money: str) -> list[tuple[str, object, s
         ("Forecast trend", forecast.trend, "General"),
         ("Forecast model", forecast.model, "General"),
     ]
+
+
+def stock_health_missing(report: SalesReport) -> str:
+    return f"No inventory KPIs in this {report.period.noun} yet (materialize product_inventory_kpis and stock_kpis)."
+
+
+def margin_facts(report: SalesReport, money: str) -> list[tuple[str, object, str]]:
+    """The period's margin over the days with a cost of goods, and the revenue of the days without."""
+    margins = report.margins
+    if margins is None:
+        return []
+    return [
+        ("Cost of goods", margins.cost_of_goods, money),
+        ("Margin %", None if margins.margin_pct is None else margins.margin_pct / 100, PERCENT_FORMAT),
+        ("Revenue without a known cost", margins.revenue_without_cost, money),
+    ]
+
+
+def stock_health_facts(report: SalesReport, money: str) -> list[tuple[str, object, str]]:
+    """The stock on the period's last day with inventory KPIs, or why there is none."""
+    health = report.stock_health
+    if health is None or health.as_of is None:
+        return [("Stock health", stock_health_missing(report), "General")]
+    figures = health.figures
+    share = figures.get("a_class_revenue_share")
+    abc = health.abc.set_index("abc_class")["products"]
+    return [
+        ("Stock health as of", health.as_of, DATE_FORMAT),
+        ("Inventory turnover (per year)", figures.get("inventory_turnover"), "0.00"),
+        ("A products (B, C)", f"{abc['A']} ({abc['B']}, {abc['C']})", "General"),
+        ("A products' share of 90-day revenue", share, PERCENT_FORMAT),
+        ("Slow movers", figures.get("slow_moving_products"), INTEGER_FORMAT),
+        ("Slow-moving stock value", figures.get("slow_moving_stock_value"), money),
+        ("Dead stock products", figures.get("dead_stock_products"), INTEGER_FORMAT),
+        ("Dead stock value", figures.get("dead_stock_value"), money),
+        ("Lost sales, last 28 days (estimate)", figures.get("lost_sales_estimate"), money),
+    ]
+
+
+def customer_facts(report: SalesReport) -> list[tuple[str, object, str]]:
+    customers = report.customers
+    if customers is None or customers.repeat_rate is None:
+        return []
+    return [("Repeat rate", customers.repeat_rate, PERCENT_FORMAT)]
 
 
 def add_summary_charts(sheets: dict[str, Worksheet], days: int, products: int, regions: int, categories: int) -> None:
@@ -316,6 +402,46 @@ REJECT_COLUMNS = _columns(
     ("Reason", "text", "reason"),
     ("Detail", "text", "detail"),
 )
+MARGIN_CATEGORY_COLUMNS = _columns(
+    ("Category", "text", "category"),
+    ("Revenue with a cost", "money", "revenue"),
+    ("Cost of goods", "money", "cost_of_goods"),
+    ("Gross margin", "money", "gross_margin"),
+) + (
+    Column("Margin %", "percent", lambda row: None if pd.isna(row.margin_pct) else row.margin_pct / 100),
+    Column("Revenue without a cost", "money", _field("revenue_without_cost")),
+)
+MARGIN_PRODUCT_COLUMNS = (
+    _columns(("Product ID", "integer", "product_id"), ("SKU", "text", "sku"), ("Product", "text", "product_name"))
+    + (Column("Category", "text", _field("category")),)
+    + MARGIN_CATEGORY_COLUMNS[1:]
+)
+STOCK_HEALTH_COLUMNS = _columns(
+    ("Date", "date", "snapshot_date"),
+    ("Product ID", "integer", "product_id"),
+    ("SKU", "text", "sku"),
+    ("Product", "text", "name"),
+    ("Category", "text", "category"),
+    ("ABC class", "text", "abc_class"),
+    ("In stock", "integer", "stock_quantity"),
+    ("Stock value", "money", "stock_value"),
+    ("Units, 90 days", "number", "units_90d"),
+    ("Revenue, 90 days", "money", "revenue_90d"),
+    ("Turnover per year", "number", "inventory_turnover"),
+    ("Sell-through, 28 days", "percent", "sell_through_rate"),
+    ("Days of cover", "number", "days_of_cover"),
+    ("Days since last sale", "integer", "days_since_last_sale"),
+) + (
+    Column("Slow mover", "text", lambda row: "yes" if row.slow_mover == 1 else ""),
+    Column("Out-of-stock days, 28", "integer", _field("out_of_stock_days_28d")),
+    Column("Lost sales, 28 days", "money", _field("lost_sales_estimate")),
+)
+CUSTOMER_COLUMNS = _columns(
+    ("Date", "date", "sale_date"),
+    ("New customers", "integer", "new_customers"),
+    ("Returning customers", "integer", "returning_customers"),
+    ("Repeat rate", "percent", "repeat_rate"),
+)
 STOCK_COLUMNS = _columns(
     ("Last alert", "date", "snapshot_date"),
     ("Status", "text", "status"),
@@ -329,4 +455,14 @@ STOCK_COLUMNS = _columns(
     ("Days of cover", "number", "days_of_cover"),
     ("Suggested reorder", "integer", "suggested_reorder_qty"),
     ("Stock value", "money", "stock_value"),
+    ("Forecast demand (lead + safety days)", "number", "forecast_demand_units"),
+    ("Runs out", "date", "expected_stockout_date"),
+)
+ACCURACY_COLUMNS = _columns(
+    ("Scope", "text", "scope"),
+    ("Days ahead", "integer", "horizon_day"),
+    ("Forecasts", "integer", "forecasts"),
+    ("MAPE %", "number", "mape"),
+    ("MASE", "number", "mase"),
+    ("In 80% band", "percent", "coverage"),
 )

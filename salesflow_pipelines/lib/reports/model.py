@@ -6,6 +6,10 @@ show the same numbers. A section without rows says why (`SalesReport.placeholder
 forecast made yet, anomaly detection or the stock check not run for the period yet (from
 `days_checked`, the days of the period each daily ML table was materialized for), or nothing
 found on the days checked.
+
+Margins sum the warehouse rows of the period that have a cost of goods (a product without a known
+cost has none that day) and show the revenue of the others apart; stock health is the state on the
+period's last day with inventory KPIs; customer figures sum customer_daily_kpis over the period.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import numpy as np
 import pandas as pd
 
 from salesflow_pipelines.lib.anomalies import HIGH, MEDIUM, PRODUCT, REGION, TOTAL
+from salesflow_pipelines.lib.forecast_accuracy import by_horizon, headline
 from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines.lib.reports.periods import ReportPeriod
 from salesflow_pipelines.lib.tables import TABLES
 
 TOP_PRODUCTS = 10
+MARGIN_PRODUCTS = 5  # the products a printed report lists with the highest and the lowest margin
+LISTED_STOCK_PRODUCTS = 10  # slow movers and lost sales a printed report lists
 SEVERITY_RANK = {HIGH: 0, MEDIUM: 1}  # the severities a report lists, most severe first
 SCOPE_RANK = {TOTAL: 0, REGION: 1, PRODUCT: 2}  # the whole shop first
 FORECAST_MAX_GAP_DAYS = 7
@@ -66,6 +73,77 @@ class ForecastView:
     backtest_mape: float | None = None
 
 
+@dataclass(frozen=True)
+class ForecastAccuracyView:
+    """How good the forecasts of the period's days were, once their actuals were known (monthly)."""
+
+    by_horizon: pd.DataFrame  # lib.forecast_accuracy.by_horizon: scope, horizon_day, forecasts, mape, mase, coverage
+    headline: dict[str, float]  # lib.forecast_accuracy.headline: shop_* and product_* figures
+    days_scored: int
+    placeholder: str  # what the block says without rows
+
+
+@dataclass(frozen=True)
+class MarginView:
+    """The period's margins: totals over the days with a cost, by category and by product."""
+
+    revenue: float | None  # of the days with a cost of goods
+    cost_of_goods: float | None
+    gross_margin: float | None
+    margin_pct: float | None
+    revenue_without_cost: float  # of the days without
+    days_without_cost: int
+    categories: pd.DataFrame  # category, revenue, cost_of_goods, gross_margin, margin_pct, revenue_without_cost
+    products: pd.DataFrame  # product_id, sku, product_name, category and the same figures, highest margin first
+
+    @property
+    def costed_products(self) -> pd.DataFrame:
+        return self.products[self.products["gross_margin"].notna()]
+
+    def top(self, count: int = MARGIN_PRODUCTS) -> pd.DataFrame:
+        return self.costed_products.head(count)
+
+    def bottom(self, count: int = MARGIN_PRODUCTS) -> pd.DataFrame:
+        """The lowest margins, lowest first, none of those already among the top."""
+        costed = self.costed_products
+        return costed.iloc[min(count, len(costed)) :].tail(count).iloc[::-1]
+
+    @property
+    def products_without_cost(self) -> pd.DataFrame:
+        return self.products[self.products["revenue_without_cost"] > 0]
+
+
+@dataclass(frozen=True)
+class StockHealthView:
+    """The stock on the period's last day with inventory KPIs (`as_of`; None: none in the period)."""
+
+    as_of: date | None
+    figures: dict[str, float | int | None]  # that day's stock_kpis row
+    abc: pd.DataFrame  # abc_class, products, revenue_90d, revenue_share, stock_value, stock_value_share
+    products: pd.DataFrame  # that day's product_inventory_kpis rows, by ABC class then trailing revenue
+
+    @property
+    def slow_movers(self) -> pd.DataFrame:
+        return self.products[self.products["slow_mover"] == 1].sort_values(
+            ["stock_value", "product_id"], ascending=[False, True]
+        )
+
+    @property
+    def lost_sales(self) -> pd.DataFrame:
+        lost = self.products[self.products["lost_sales_estimate"] > 0]
+        return lost.sort_values(["lost_sales_estimate", "product_id"], ascending=[False, True])
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """Identified customers of the period, new and returning, summed over its days."""
+
+    daily: pd.DataFrame  # customer_daily_kpis rows of the period
+    new_customers: int | None
+    returning_customers: int | None
+    repeat_rate: float | None  # returning / (new + returning), over the period's customer-days
+
+
 @dataclass
 class SalesReport:
     period: ReportPeriod
@@ -83,6 +161,10 @@ class SalesReport:
     # What the forecast, anomalies and stock_alerts sections say in place of rows.
     placeholders: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    margins: MarginView | None = None
+    stock_health: StockHealthView | None = None
+    customers: CustomerView | None = None
+    forecast_accuracy: ForecastAccuracyView | None = None  # monthly reports only
 
     @property
     def has_sales(self) -> bool:
@@ -131,6 +213,10 @@ def build_report(
     sales_forecast_summary: pd.DataFrame | None = None,
     sales_anomalies: pd.DataFrame | None = None,
     stock_alerts: pd.DataFrame | None = None,
+    customer_daily_kpis: pd.DataFrame | None = None,
+    stock_kpis: pd.DataFrame | None = None,
+    product_inventory_kpis: pd.DataFrame | None = None,
+    forecast_accuracy: pd.DataFrame | None = None,
     days_checked: Mapping[str, int] | None = None,
     generated_at: datetime | None = None,
     currency: str = "USD",
@@ -141,11 +227,16 @@ def build_report(
     daily = _in_period(daily_sales_kpis, "sale_date", period).sort_values("sale_date").reset_index(drop=True)
     previous = _in_period(daily_sales_kpis, "sale_date", period.previous())
     checked = {name: (days_checked or {}).get(name, period.day_count) for name in CHECKED_TABLES}
+    customers = _or_empty(customer_daily_kpis, "customer_daily_kpis")
+    period_customers = _in_period(customers, "sale_date", period)
     return SalesReport(
         period=period,
         generated_at=generated_at or datetime.now(),
         currency=currency,
-        kpis=summary_kpis(daily, previous, customer_note=period.noun),
+        kpis=summary_kpis(daily, previous, customer_note=period.noun)
+        + margin_and_customer_kpis(
+            daily, previous, period_customers, _in_period(customers, "sale_date", period.previous())
+        ),
         daily=daily,
         products=product_totals(_in_period(product_daily_sales, "sale_date", period)),
         regions=region_totals(_in_period(region_daily_sales, "sale_date", period)),
@@ -160,6 +251,14 @@ def build_report(
             "stock_alerts": nothing_found_text("stock_alerts", checked["stock_alerts"], period),
         },
         notes=coverage_notes(period, len(daily), checked),
+        margins=margin_view(
+            daily,
+            _in_period(category_daily_sales, "sale_date", period),
+            _in_period(product_daily_sales, "sale_date", period),
+        ),
+        stock_health=stock_health_view(stock_kpis, product_inventory_kpis, period),
+        customers=customer_view(period_customers),
+        forecast_accuracy=accuracy_view(forecast_accuracy, period),
     )
 
 
@@ -213,6 +312,159 @@ def summary_kpis(daily: pd.DataFrame, previous: pd.DataFrame, customer_note: str
     ]
 
 
+def margin_and_customer_kpis(
+    daily: pd.DataFrame, previous: pd.DataFrame, customers: pd.DataFrame, previous_customers: pd.DataFrame
+) -> list[Kpi]:
+    """Gross margin (over the days with a cost of goods), new and returning customers, with the previous period's."""
+
+    def margin(frame: pd.DataFrame) -> float | None:
+        costed = _costed(frame)
+        return None if costed.empty else float(round_money(costed["gross_margin"].sum()))
+
+    def total(frame: pd.DataFrame, column: str) -> float | None:
+        return float(frame[column].sum()) if len(frame) else None
+
+    costed = _costed(daily)
+    revenue = costed["revenue"].sum() if len(costed) else 0.0
+    pct = f"{margin(daily) / revenue * 100:.1f}% of the revenue with a known cost" if revenue and len(costed) else ""
+    view = customer_view(customers)
+    repeat = f"repeat rate {view.repeat_rate * 100:.1f}%" if view.repeat_rate is not None else ""
+    return [
+        Kpi("Gross margin", margin(daily), margin(previous), "money", note=pct),
+        Kpi("New customers", total(customers, "new_customers"), total(previous_customers, "new_customers"), "count"),
+        Kpi(
+            "Returning customers",
+            total(customers, "returning_customers"),
+            total(previous_customers, "returning_customers"),
+            "count",
+            note=repeat,
+        ),
+    ]
+
+
+def _costed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a cost of goods (and so a gross margin)."""
+    if "cost_of_goods" not in frame.columns:
+        return frame.iloc[0:0].assign(cost_of_goods=pd.Series(dtype=float), gross_margin=pd.Series(dtype=float))
+    return frame[frame["cost_of_goods"].notna()]
+
+
+def _margin_sums(frame: pd.DataFrame, key: str | None) -> pd.DataFrame:
+    """Per `key` (or in all, for None): revenue, cost of goods and gross margin of the rows with a
+    cost, margin % of that revenue, and the revenue of the rows without a cost; money summed in cents."""
+    if "cost_of_goods" not in frame.columns:
+        frame = frame.assign(cost_of_goods=np.nan, gross_margin=np.nan)
+    costed = frame["cost_of_goods"].notna()
+    parts = pd.DataFrame(
+        {
+            "revenue": np.where(costed, _cents(frame["revenue"]), 0),
+            "cost_of_goods": np.where(costed, _cents(frame["cost_of_goods"]), 0),
+            "gross_margin": np.where(costed, _cents(frame["gross_margin"]), 0),
+            "revenue_without_cost": np.where(costed, 0, _cents(frame["revenue"])),
+            "costed": costed.to_numpy(dtype="int64"),
+        },
+        index=frame.index,
+    )
+    groups = parts.groupby(frame[key] if key else np.zeros(len(frame), dtype=int))
+    sums = groups.sum()
+    table = (sums[["revenue", "cost_of_goods", "gross_margin", "revenue_without_cost"]] / 100).where(
+        sums[["costed"] * 4].to_numpy() > 0
+    )
+    table["revenue_without_cost"] = sums["revenue_without_cost"] / 100
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["margin_pct"] = (sums["gross_margin"] / sums["revenue"].where(sums["revenue"] > 0) * 100).round(2)
+    return table
+
+
+def _cents(amounts: pd.Series) -> np.ndarray:
+    return np.rint(pd.to_numeric(amounts).to_numpy(dtype="float64", na_value=0.0) * 100).astype("int64")
+
+
+def margin_view(daily: pd.DataFrame, categories: pd.DataFrame, products: pd.DataFrame) -> MarginView:
+    """The period's margins from the daily, category and product tables (rows of the period)."""
+    columns = ["revenue", "cost_of_goods", "gross_margin", "margin_pct", "revenue_without_cost"]
+    totals = _margin_sums(daily, None)
+    total = (
+        totals.iloc[0]
+        if len(totals)
+        else pd.Series({column: np.nan for column in columns} | {"revenue_without_cost": 0.0})
+    )
+    by_category = _margin_sums(categories, "category").reset_index()
+    by_category = by_category.sort_values(["gross_margin", "category"], ascending=[False, True], na_position="last")
+    by_product = _margin_sums(products, "product_id")
+    if len(products):
+        names = products.sort_values("sale_date").groupby("product_id")[["sku", "product_name", "category"]].last()
+        by_product = names.join(by_product)
+    by_product = by_product.reset_index().reindex(columns=["product_id", "sku", "product_name", "category", *columns])
+    by_product = by_product.sort_values(["gross_margin", "product_id"], ascending=[False, True], na_position="last")
+    cost_known = "cost_of_goods" in daily.columns
+    return MarginView(
+        revenue=_number(total["revenue"]),
+        cost_of_goods=_number(total["cost_of_goods"]),
+        gross_margin=_number(total["gross_margin"]),
+        margin_pct=_number(total["margin_pct"]),
+        revenue_without_cost=float(total["revenue_without_cost"]),
+        days_without_cost=int(daily["cost_of_goods"].isna().sum()) if cost_known else len(daily),
+        categories=by_category.reset_index(drop=True)[["category", *columns]],
+        products=by_product.reset_index(drop=True),
+    )
+
+
+def stock_health_view(
+    stock_kpis: pd.DataFrame | None, inventory: pd.DataFrame | None, period: ReportPeriod
+) -> StockHealthView:
+    """The stock on the period's last day that has both stock_kpis and product_inventory_kpis."""
+    shop = _in_period(_or_empty(stock_kpis, "stock_kpis"), "snapshot_date", period)
+    products = _in_period(_or_empty(inventory, "product_inventory_kpis"), "snapshot_date", period)
+    days = sorted(set(shop["snapshot_date"]) & set(products["snapshot_date"]))
+    empty_abc = pd.DataFrame(
+        {column: pd.Series(dtype=object) for column in ("abc_class", "products", "revenue_90d", "revenue_share")}
+    )
+    if not days:
+        return StockHealthView(None, {}, empty_abc.assign(stock_value=[], stock_value_share=[]), products.iloc[0:0])
+    as_of = days[-1]
+    figures = {key: _plain(value) for key, value in shop[shop["snapshot_date"] == as_of].iloc[0].items()}
+    today = products[products["snapshot_date"] == as_of]
+    today = today.assign(_class=today["abc_class"].astype("string"), _revenue=_cents(today["revenue_90d"]))
+    today = today.sort_values(["_class", "_revenue", "product_id"], ascending=[True, False, True])
+    classes = (
+        today.assign(_value=_cents(today["stock_value"]))
+        .groupby("_class")
+        .agg(products=("product_id", "size"), revenue=("_revenue", "sum"), value=("_value", "sum"))
+    )
+    classes = classes.reindex(["A", "B", "C"], fill_value=0)
+    revenue, value = classes["revenue"].sum(), classes["value"].sum()
+    abc = pd.DataFrame(
+        {
+            "abc_class": classes.index,
+            "products": classes["products"].to_numpy(),
+            "revenue_90d": classes["revenue"].to_numpy() / 100,
+            "revenue_share": classes["revenue"].to_numpy() / revenue if revenue else np.nan,
+            "stock_value": classes["value"].to_numpy() / 100,
+            "stock_value_share": classes["value"].to_numpy() / value if value else np.nan,
+        }
+    )
+    return StockHealthView(
+        as_of.date(), figures, abc, today.drop(columns=["_class", "_revenue"]).reset_index(drop=True)
+    )
+
+
+def customer_view(customers: pd.DataFrame) -> CustomerView:
+    """New and returning customers summed over the period's days, and the repeat rate of their sum."""
+    daily = customers.sort_values("sale_date").reset_index(drop=True)
+    if daily.empty:
+        return CustomerView(daily, None, None, None)
+    new, returning = int(daily["new_customers"].sum()), int(daily["returning_customers"].sum())
+    return CustomerView(daily, new, returning, round(returning / (new + returning), 4) if new + returning else None)
+
+
+def _plain(value):
+    """A numpy or pandas scalar as a plain Python value (None for missing)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def product_totals(product_daily: pd.DataFrame) -> pd.DataFrame:
     """One row per product over the period, highest revenue first, with its revenue share."""
     columns = ["product_id", "sku", "product_name", "category", "revenue", "units", "orders", "share"]
@@ -252,6 +504,7 @@ def forecast_view(
     none or they start more than `FORECAST_MAX_GAP_DAYS` after the period (a forecast made weeks
     later says nothing about the days that followed the period)."""
     window = ReportPeriod(period.kind, period.start, period.next().end)
+    forecast, summary = newest_forecast(forecast, summary, period)
     days = _in_period(_all_products(forecast), "forecast_date", window).sort_values("forecast_date")
     if days.empty or days["forecast_date"].min() > pd.Timestamp(period.end + timedelta(days=FORECAST_MAX_GAP_DAYS)):
         return None
@@ -270,12 +523,52 @@ def forecast_view(
 
 def no_forecast_text(forecast: pd.DataFrame | None) -> str:
     """Why the report shows no forecast: none made yet, or the latest covers other days."""
+    forecast, _ = newest_forecast(forecast, None)
     days = pd.to_datetime(_all_products(forecast)["forecast_date"])
     if days.empty:
         return "No forecast yet: one is made after each day's sales are loaded."
     first, last = days.min(), days.max()
     return (
         f"No forecast for these days: the latest forecast covers {first.day} {first:%b %Y} to {last.day} {last:%b %Y}."
+    )
+
+
+def newest_forecast(
+    forecast: pd.DataFrame | None, summary: pd.DataFrame | None, period: ReportPeriod | None = None
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The rows (and summary row) of one kept forecast (`sales_forecast` keeps every as-of day's):
+    for a period, the one made as of its last day (else the newest made within it; without one, the
+    first made in the next period), so a report shows what was expected when its period closed
+    however late it is rendered; without a period, the newest. Frames without as-of days pass as
+    they are."""
+    if forecast is None or "as_of_date" not in forecast.columns or forecast["as_of_date"].isna().all():
+        return forecast, summary
+    as_of = pd.to_datetime(forecast["as_of_date"])
+    chosen = as_of.max()
+    if period is not None:
+        last_day = pd.Timestamp(period.end) - pd.Timedelta(days=1)
+        within = as_of[(as_of >= pd.Timestamp(period.start)) & (as_of <= last_day)]
+        after = as_of[(as_of > last_day) & (as_of < pd.Timestamp(period.next().end))]
+        chosen = within.max() if len(within) else after.min()
+    if summary is not None and "as_of_date" in summary.columns:
+        summary = summary[pd.to_datetime(summary["as_of_date"]) == chosen]
+    return forecast[(as_of == chosen).to_numpy()], summary
+
+
+def accuracy_view(accuracy: pd.DataFrame | None, period: ReportPeriod) -> ForecastAccuracyView | None:
+    """How good the forecasts of a month's days were, by days ahead (None for a week)."""
+    if period.kind != "monthly":
+        return None
+    rows = _in_period(_or_empty(accuracy, "forecast_accuracy"), "sale_date", period)
+    rows = rows.astype({"abs_pct_error": "float64", "scaled_error": "float64", "covered": "float64"})
+    return ForecastAccuracyView(
+        by_horizon=by_horizon(rows),
+        headline=headline(rows),
+        days_scored=int(rows["sale_date"].nunique()),
+        placeholder=(
+            f"No forecast of this {period.noun}'s days has been scored yet: forecast_accuracy scores a day once "
+            "its sales are in and a forecast of it was made before it."
+        ),
     )
 
 
@@ -318,11 +611,12 @@ def folded_into_shop(anomalies: pd.DataFrame) -> pd.DataFrame:
 
 
 def period_stock_alerts(alerts: pd.DataFrame | None, period: ReportPeriod) -> pd.DataFrame:
-    """Each product's latest LOW / OUT alert of the period (all its columns): the most recent first
-    (still short at the period's end), then OUT before LOW, then the fewest days of cover."""
+    """Each product's latest LOW / OUT / STOCKOUT_RISK alert of the period (all its columns): the most
+    recent first (still short at the period's end), then OUT, LOW, STOCKOUT_RISK, then the fewest
+    days of cover."""
     found = _in_period(_or_empty(alerts, "stock_alerts"), "snapshot_date", period)
     latest = found.sort_values(["product_id", "snapshot_date"]).drop_duplicates("product_id", keep="last")
-    urgency = latest["status"].astype("string").map({"OUT": 0, "LOW": 1})
+    urgency = latest["status"].astype("string").map({"OUT": 0, "LOW": 1, "STOCKOUT_RISK": 2})
     ordered = latest.assign(_urgency=urgency).sort_values(
         ["snapshot_date", "_urgency", "days_of_cover", "product_id"], ascending=[False, True, True, True]
     )

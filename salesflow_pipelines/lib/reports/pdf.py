@@ -26,8 +26,21 @@ from reportlab.platypus import (
 )
 
 from salesflow_pipelines.lib.reports import charts
-from salesflow_pipelines.lib.reports.model import TOP_PRODUCTS, Kpi, SalesReport, day_label, folded_into_shop
-from salesflow_pipelines.lib.stock import COVER_WINDOW_DAYS
+from salesflow_pipelines.lib.reports.model import (
+    LISTED_STOCK_PRODUCTS,
+    MARGIN_PRODUCTS,
+    TOP_PRODUCTS,
+    Kpi,
+    SalesReport,
+    day_label,
+    folded_into_shop,
+)
+from salesflow_pipelines.lib.stock import (
+    ABC_CUMULATIVE_PCT,
+    COVER_WINDOW_DAYS,
+    INVENTORY_WINDOW_DAYS,
+    SLOW_MOVER_COVER_DAYS,
+)
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 18 * mm
@@ -127,8 +140,12 @@ def story(report: SalesReport) -> list:
     parts += revenue_section(report)
     if report.has_sales:
         parts += breakdown_sections(report)
+        parts += margin_section(report)
+    parts += customer_section(report)
+    parts += stock_health_section(report)
     parts += anomaly_section(report)
     parts += stock_section(report)
+    parts += accuracy_section(report)
     return parts
 
 
@@ -293,6 +310,195 @@ def breakdown_sections(report: SalesReport) -> list:
     return parts
 
 
+def margin_section(report: SalesReport) -> list:
+    """Gross margin by category, and the products with the highest and the lowest margin."""
+    margins = report.margins
+    heading = Paragraph("Margins", STYLES["h2"])
+    if margins is None or margins.gross_margin is None:
+        return _placeholder(heading, f"No cost of goods for this {report.period.noun}: no margin to show.")
+    total = (
+        f"Gross margin {report.money(margins.gross_margin)} ({_pct(margins.margin_pct)} of "
+        f"{report.money(margins.revenue)} revenue) after {report.money(margins.cost_of_goods)} cost of goods."
+    )
+    if margins.revenue_without_cost:
+        uncosted = margins.products_without_cost
+        skus = ", ".join(str(sku) for sku in uncosted["sku"].head(5))
+        total += (
+            f" {report.money(margins.revenue_without_cost)} of revenue on {margins.days_without_cost} day(s) is left "
+            f"out: {len(uncosted)} product(s) without a known cost ({skus}); add their cost in /inventory."
+        )
+    categories = data_table(
+        ["Category", "Revenue", "Cost of goods", "Gross margin", "Margin", "Without cost"],
+        [
+            [
+                row.category,
+                report.money(row.revenue),
+                report.money(row.cost_of_goods),
+                report.money(row.gross_margin),
+                _pct(row.margin_pct),
+                report.money(row.revenue_without_cost) if row.revenue_without_cost else "",
+            ]
+            for row in margins.categories.itertuples()
+        ],
+        [0.26, 0.16, 0.16, 0.16, 0.1, 0.16],
+        numeric_from=1,
+    )
+    ranked = [("Highest", margins.top()), ("Lowest", margins.bottom())]
+    products = data_table(
+        ["", "Product", "SKU", "Revenue", "Cost of goods", "Gross margin", "Margin"],
+        [
+            [
+                label if index == 0 else "",
+                row.product_name,
+                row.sku,
+                report.money(row.revenue),
+                report.money(row.cost_of_goods),
+                report.money(row.gross_margin),
+                _pct(row.margin_pct),
+            ]
+            for label, frame in ranked
+            for index, row in enumerate(frame.itertuples())
+        ],
+        [0.09, 0.3, 0.12, 0.13, 0.13, 0.13, 0.1],
+        numeric_from=3,
+    )
+    return [
+        CondPageBreak(260),
+        heading,
+        Paragraph(escape(total), STYLES["body"]),
+        Spacer(0, 4),
+        categories,
+        Spacer(0, 6),
+        Paragraph(f"Products with the highest and the lowest margin (up to {MARGIN_PRODUCTS} each)", STYLES["body"]),
+        Spacer(0, 2),
+        products,
+    ]
+
+
+def customer_section(report: SalesReport) -> list:
+    """New and returning identified customers per day, and the period's repeat rate."""
+    heading = Paragraph("Customers", STYLES["h2"])
+    customers = report.customers
+    if customers is None or customers.daily.empty:
+        return _placeholder(heading, f"No customer KPIs for this {report.period.noun} yet.")
+    summary = Paragraph(
+        escape(
+            f"{customers.new_customers:,} new and {customers.returning_customers:,} returning identified customers "
+            f"(counted once per day they bought); repeat rate {_rate(customers.repeat_rate)}. A customer returns "
+            "when they bought on one of the 90 days before."
+        ),
+        STYLES["body"],
+    )
+    rows = [
+        [
+            day_label(row.sale_date),
+            f"{int(row.new_customers):,}",
+            f"{int(row.returning_customers):,}",
+            _rate(row.repeat_rate),
+        ]
+        for row in customers.daily.itertuples()
+    ]
+    rows.append(
+        ["Total", f"{customers.new_customers:,}", f"{customers.returning_customers:,}", _rate(customers.repeat_rate)]
+    )
+    table = data_table(
+        ["Day", "New", "Returning", "Repeat rate"], rows, [0.3, 0.2, 0.25, 0.25], numeric_from=1, total_row=True
+    )
+    return [CondPageBreak(200), heading, summary, Spacer(0, 4), table]
+
+
+def stock_health_section(report: SalesReport) -> list:
+    """ABC split, turnover, slow movers, dead stock and lost sales on the period's last day with inventory KPIs."""
+    heading = Paragraph("Stock health", STYLES["h2"])
+    health = report.stock_health
+    if health is None or health.as_of is None:
+        return _placeholder(
+            heading, f"No inventory KPIs in this {report.period.noun} yet (materialize product_inventory_kpis)."
+        )
+    figures = health.figures
+    a_until, b_until = ABC_CUMULATIVE_PCT
+    turnover = figures.get("inventory_turnover")
+    lines = [
+        f"As of {day_label(health.as_of)}: inventory turns over "
+        + (f"{turnover:,.2f} times a year" if turnover is not None else "at an unknown rate (costs missing)")
+        + f" (cost of goods of the last {INVENTORY_WINDOW_DAYS} days, annualised, over the average stock value at "
+        "cost). "
+        f"Slow movers: {_products(figures.get('slow_moving_products'))} holding "
+        f"{report.money(figures.get('slow_moving_stock_value'))} of stock (more than {SLOW_MOVER_COVER_DAYS} days of "
+        f"cover). Dead stock: {_products(figures.get('dead_stock_products'))} holding "
+        f"{report.money(figures.get('dead_stock_value'))} (nothing sold in {INVENTORY_WINDOW_DAYS} days). "
+        f"Estimated sales lost while out of stock in the last {COVER_WINDOW_DAYS} days: "
+        f"{report.money(figures.get('lost_sales_estimate'))}."
+    ]
+    abc = data_table(
+        ["Class", "Products", f"Revenue, {INVENTORY_WINDOW_DAYS} days", "Share", "Stock value", "Share"],
+        [
+            [
+                row.abc_class,
+                f"{int(row.products):,}",
+                report.money(row.revenue_90d),
+                _percent(row.revenue_share),
+                report.money(row.stock_value),
+                _percent(row.stock_value_share),
+            ]
+            for row in health.abc.itertuples()
+        ],
+        [0.12, 0.12, 0.22, 0.12, 0.22, 0.12],
+        numeric_from=1,
+    )
+    parts = [
+        CondPageBreak(260),
+        heading,
+        Paragraph(escape(lines[0]), STYLES["body"]),
+        Spacer(0, 4),
+        abc,
+        Paragraph(
+            f"ABC: products ranked by revenue of the last {INVENTORY_WINDOW_DAYS} days; A until {a_until}% of it, "
+            f"B until {b_until}%, C the rest.",
+            STYLES["note"],
+        ),
+    ]
+    slow = health.slow_movers.head(LISTED_STOCK_PRODUCTS)
+    if len(slow):
+        parts += [
+            Spacer(0, 6),
+            Paragraph(f"Slow movers by stock value (up to {LISTED_STOCK_PRODUCTS})", STYLES["body"]),
+            data_table(
+                ["Product", "SKU", "Class", "In stock", "Stock value", "Days of cover", "Last sale"],
+                [
+                    [
+                        row.name,
+                        row.sku,
+                        row.abc_class,
+                        _integer(row.stock_quantity),
+                        report.money(row.stock_value),
+                        _days(row.days_of_cover),
+                        _days_ago(row.days_since_last_sale),
+                    ]
+                    for row in slow.itertuples()
+                ],
+                [0.3, 0.12, 0.08, 0.1, 0.14, 0.12, 0.14],
+                numeric_from=3,
+            ),
+        ]
+    lost = health.lost_sales.head(LISTED_STOCK_PRODUCTS)
+    if len(lost):
+        parts += [
+            Spacer(0, 6),
+            Paragraph(f"Largest estimated lost sales, last {COVER_WINDOW_DAYS} days", STYLES["body"]),
+            data_table(
+                ["Product", "SKU", "Out-of-stock days", "Lost sales"],
+                [
+                    [row.name, row.sku, _integer(row.out_of_stock_days_28d), report.money(row.lost_sales_estimate)]
+                    for row in lost.itertuples()
+                ],
+                [0.45, 0.15, 0.2, 0.2],
+                numeric_from=2,
+            ),
+        ]
+    return parts
+
+
 def anomaly_section(report: SalesReport) -> list:
     """MEDIUM and HIGH anomalies with their explanation, HIGH first, those a whole-shop anomaly
     explains folded into it; the workbook's Anomalies sheet lists every one."""
@@ -325,11 +531,15 @@ def _what_happened(anomaly) -> str:
 
 
 def stock_section(report: SalesReport) -> list:
-    """Each product's latest LOW / OUT alert of the period, with cover and a suggested reorder."""
-    heading = Paragraph("Stock alerts (LOW and OUT)", STYLES["h2"])
+    """Each product's latest LOW / OUT / STOCKOUT_RISK alert of the period, with cover, when it runs
+    out and a suggested reorder."""
+    heading = Paragraph("Stock alerts (LOW and OUT) and stockout risks", STYLES["h2"])
     alerts = report.stock_alerts
     if alerts.empty:
         return _placeholder(heading, report.placeholders["stock_alerts"])
+    runs_out = (
+        alerts["expected_stockout_date"] if "expected_stockout_date" in alerts else pd.Series(pd.NaT, alerts.index)
+    )
     rows = [
         [
             day_label(row.snapshot_date),
@@ -340,23 +550,85 @@ def stock_section(report: SalesReport) -> list:
             _integer(row.reorder_level),
             _days(row.days_of_cover),
             _integer(row.suggested_reorder_qty),
+            "n/a" if pd.isna(out) else day_label(pd.Timestamp(out)),
         ]
-        for row in alerts.itertuples()
+        for row, out in zip(alerts.itertuples(), runs_out, strict=True)
     ]
     table = data_table(
-        ["Last alert", "Status", "SKU", "Product", "In stock", "Reorder level", "Days of cover", "Reorder qty"],
+        [
+            "Last alert",
+            "Status",
+            "SKU",
+            "Product",
+            "In stock",
+            "Reorder level",
+            "Days of cover",
+            "Reorder qty",
+            "Runs out",
+        ],
         rows,
-        [0.11, 0.08, 0.12, 0.29, 0.09, 0.1, 0.1, 0.11],
+        [0.1, 0.16, 0.11, 0.19, 0.07, 0.09, 0.09, 0.09, 0.1],  # Status wide enough for STOCKOUT_RISK
         numeric_columns=(4, 5, 6, 7),
         severity_column=1,
     )
     lead, safety = _integer(alerts["lead_time_days"].iloc[0]), _integer(alerts["safety_stock_days"].iloc[0])
     note = Paragraph(
-        f"Reorder qty covers {lead} days of lead time plus {safety} days of safety stock at the product's "
-        f"average daily units of the last {COVER_WINDOW_DAYS} days.",
+        f"STOCKOUT_RISK: above the reorder level, but forecast to run out within the {lead}-day lead time. "
+        f"Runs out: the day the forecast demand (the average daily units of the last {COVER_WINDOW_DAYS} days "
+        f"times the shop's weekday pattern) empties the stock. Reorder qty covers {lead} days of lead time plus "
+        f"{safety} days of safety stock at that forecast demand.",
         STYLES["note"],
     )
     return [*_section(heading, table, len(rows)), Spacer(0, 3), note]
+
+
+def accuracy_section(report: SalesReport) -> list:
+    """Monthly: how good the forecasts of the month's days were, by days ahead, for the shop and the products."""
+    view = report.forecast_accuracy
+    if view is None:
+        return []
+    heading = Paragraph(f"How good were this {report.period.noun}'s forecasts", STYLES["h2"])
+    if view.by_horizon.empty:
+        return _placeholder(heading, view.placeholder)
+    shop = view.by_horizon[view.by_horizon["scope"] == "shop"].set_index("horizon_day")
+    products = view.by_horizon[view.by_horizon["scope"] == "products"].set_index("horizon_day")
+    rows = []
+    for day in sorted(set(shop.index) | set(products.index)):
+        own = shop.loc[day] if day in shop.index else None
+        pooled = products.loc[day] if day in products.index else None
+        rows.append(
+            [
+                f"{day}",
+                _integer(own["forecasts"]) if own is not None else "",
+                _pct(own["mape"]) if own is not None else "n/a",
+                _ratio(own["mase"]) if own is not None else "n/a",
+                _rate(own["coverage"]) if own is not None else "n/a",
+                _ratio(pooled["mase"]) if pooled is not None else "n/a",
+                _rate(pooled["coverage"]) if pooled is not None else "n/a",
+            ]
+        )
+    table = data_table(
+        ["Days ahead", "Forecasts", "Shop MAPE", "Shop MASE", "Shop in 80% band", "Product MASE", "Products in band"],
+        rows,
+        [0.11, 0.11, 0.14, 0.14, 0.18, 0.14, 0.18],
+        numeric_from=1,
+    )
+    figures = view.headline
+    note = Paragraph(
+        escape(
+            f"Every forecast made in the 28 days before each of the {view.days_scored} days scored, against what the "
+            f"day then sold: the shop's error averaged {_pct(figures['shop_mape'])} (MAPE), "
+            f"{_ratio(figures['shop_mase'])} of the typical week-over-week change (MASE, below 1 beats "
+            f"'same as last week'), and {_rate(figures['shop_coverage'])} of the days fell in the 80% band "
+            f"({_rate(figures['product_coverage'])} for the products)."
+        ),
+        STYLES["note"],
+    )
+    return [*_section(heading, table, len(rows)), Spacer(0, 3), note]
+
+
+def _ratio(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.2f}"
 
 
 def _section(heading: Paragraph, table: Table, rows: int) -> list:
@@ -487,3 +759,23 @@ def _days(value) -> str:
 
 def _percent(value) -> str:
     return "" if value is None or pd.isna(value) else f"{value * 100:.1f}%"
+
+
+def _products(count) -> str:
+    return "n/a products" if count is None else f"{int(count):,} product{'' if count == 1 else 's'}"
+
+
+def _days_ago(days) -> str:
+    if days is None or pd.isna(days):
+        return "n/a"
+    return {0: "today", 1: "yesterday"}.get(int(days), f"{int(days)} days ago")
+
+
+def _pct(value) -> str:
+    """A percentage already in % (margin_pct), one decimal."""
+    return "n/a" if value is None or pd.isna(value) else f"{value:.1f}%"
+
+
+def _rate(value) -> str:
+    """A rate in [0, 1] (repeat_rate) as a percentage, one decimal."""
+    return "n/a" if value is None or pd.isna(value) else f"{value * 100:.1f}%"
