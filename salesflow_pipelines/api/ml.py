@@ -1,7 +1,8 @@
 """`POST /ml/forecast` and `POST /ml/anomalies`: the forecast and anomaly tables, as the frontend asks.
 
-The forecast is the latest `sales_forecast` (made by the forecast asset after each day's tables),
-for the whole shop or one product; a request for more days than it covers is 422, never a new fit.
+The forecast is the latest `sales_forecast` (the table keeps one forecast per as-of day; this reads
+the rows of the newest as-of day), for the whole shop or one product; a request for more days than it
+covers is 422, never a new fit.
 Anomalies are the `sales_anomalies` rows (MEDIUM and HIGH) of a period; nothing is emailed here,
 the anomaly sensor does that once per anomaly.
 """
@@ -29,9 +30,11 @@ from salesflow_pipelines.api.store import ReadStore, as_date
 router = APIRouter(prefix="/ml", tags=["ml"], dependencies=[Depends(authenticated)])
 
 NO_FORECAST = (
-    "No forecast yet: the forecast asset (sales_forecast, run by forecast_job after each day's tables) "
+    "No forecast yet: the forecast asset (sales_forecast, made for each as-of day after that day's tables) "
     "has not been materialized"
 )
+# The rows of the newest as-of day: sales_forecast and sales_forecast_summary keep every day's forecast.
+NEWEST_AS_OF = "as_of_date = (SELECT MAX(as_of_date) FROM {sales_forecast})"
 SCOPES = {"GLOBAL": "total", "PRODUCT": "product"}
 
 
@@ -60,12 +63,12 @@ def forecast_answer(api: ApiState, ask: ForecastRequest) -> dict:
     if product is None:
         rows = store.rows(
             "SELECT forecast_date, predicted_revenue, lower, upper, model, generated_at FROM {sales_forecast} "
-            "WHERE product_id IS NULL ORDER BY forecast_date"
+            f"WHERE product_id IS NULL AND {NEWEST_AS_OF} ORDER BY forecast_date"
         )
     else:
         rows = store.rows(
             "SELECT forecast_date, predicted_revenue, lower, upper, model, generated_at FROM {sales_forecast} "
-            "WHERE product_id = %s ORDER BY forecast_date",
+            f"WHERE product_id = %s AND {NEWEST_AS_OF} ORDER BY forecast_date",
             (product.id,),
         )
     if not rows:
@@ -86,7 +89,8 @@ def forecast_answer(api: ApiState, ask: ForecastRequest) -> dict:
     dates = [as_date(row[0]) for row in shown]
     predictions = [money(row[1]) for row in shown]
     summary = store.rows(
-        "SELECT trend, horizon_days, generated_at FROM {sales_forecast_summary} ORDER BY generated_at DESC LIMIT 1"
+        "SELECT trend, horizon_days, generated_at FROM {sales_forecast_summary} "
+        "ORDER BY as_of_date DESC, generated_at DESC LIMIT 1"
     )
     total = money(sum(float(row[1]) for row in shown))
     peak = max(range(len(shown)), key=lambda index: float(shown[index][1]))

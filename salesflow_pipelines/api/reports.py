@@ -235,24 +235,32 @@ def render(api: ApiState, period: RangePeriod, format_: str) -> tuple[bytes, str
 
 
 def report_tables(store: ReadStore, period: RangePeriod) -> dict:
-    """The tables `build_report` takes, read for the period (the daily KPIs from the previous period on)."""
+    """The tables `build_report` takes, read as the report assets read them (`defs.reports.assets.
+    PERIOD_INPUTS`): the period's days; the daily and customer KPIs from the previous period on; the
+    forecasts made as of the period's days or the next period's, of which `build_report` shows the one
+    `model.newest_forecast` picks; and the scores of the period's forecasts (`forecast_accuracy`,
+    which only a monthly report shows)."""
     start, end = period.start, period.end
     window = "WHERE {column} >= %s AND {column} < %s"
+    spans = {
+        "product_daily_sales": (start, end),
+        "region_daily_sales": (start, end),
+        "category_daily_sales": (start, end),
+        "stock_kpis": (start, end),
+        "product_inventory_kpis": (start, end),
+        "sales_rejects": (start, end),
+        "sales_anomalies": (start, end),
+        "stock_alerts": (start, end),
+        "forecast_accuracy": (start, end),
+        "daily_sales_kpis": (period.previous().start, end),
+        "customer_daily_kpis": (period.previous().start, end),
+        "sales_forecast": (start, period.next().end),
+        "sales_forecast_summary": (start, period.next().end),
+    }
     frames = {}
-    for name in (
-        "product_daily_sales",
-        "region_daily_sales",
-        "category_daily_sales",
-        "sales_rejects",
-        "sales_anomalies",
-        "stock_alerts",
-    ):
+    for name, span in spans.items():
         table = TABLES[name]
-        frames[name] = store.frame(table, window.format(column=table.date_column), (start, end))
-    daily = TABLES["daily_sales_kpis"]
-    frames["daily_sales_kpis"] = store.frame(daily, window.format(column="sale_date"), (period.previous().start, end))
-    frames["sales_forecast"] = store.frame(TABLES["sales_forecast"])
-    frames["sales_forecast_summary"] = store.frame(TABLES["sales_forecast_summary"])
+        frames[name] = store.frame(table, window.format(column=table.date_column), span)
     return frames
 
 

@@ -67,7 +67,8 @@ def row_metadata(context: dg.AssetExecutionContext, rows: int) -> dict:
     metadata is an open feature request, dagster-io/dagster#18123), so a range run states its
     total as the run's rather than as each day's `dagster/row_count`.
     """
-    if context.has_partition_key_range and len(context.partition_keys) > 1:
+    partitioned = context.assets_def.partitions_def is not None
+    if partitioned and context.has_partition_key_range and len(context.partition_keys) > 1:
         return {"rows_in_run": rows, "days_in_run": len(context.partition_keys)}
     return {"dagster/row_count": rows}
 

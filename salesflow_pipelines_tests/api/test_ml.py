@@ -12,10 +12,15 @@ from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines_tests.api.conftest import bearer
 from salesflow_pipelines_tests.api.filled import HORIZON_DAYS, LAST_DAY
 
+NEWEST_AS_OF = "as_of_date = (SELECT MAX(as_of_date) FROM analytics.sales_forecast)"
+
 
 def forecast_rows(warehouse, product_id: int | None = None) -> pd.DataFrame:
+    """The rows of the newest as-of day's forecast (the table keeps every day's)."""
     where = "product_id IS NULL" if product_id is None else f"product_id = {int(product_id)}"
-    return warehouse.frame(f"SELECT * FROM analytics.sales_forecast WHERE {where} ORDER BY forecast_date")
+    return warehouse.frame(
+        f"SELECT * FROM analytics.sales_forecast WHERE {where} AND {NEWEST_AS_OF} ORDER BY forecast_date"
+    )
 
 
 def test_the_whole_shop_forecast_is_the_table_and_its_summary(running_api):
@@ -30,7 +35,10 @@ def test_the_whole_shop_forecast_is_the_table_and_its_summary(running_api):
     assert forecast["predictions"] == [float(round_money(value)) for value in rows["predicted_revenue"]]
     assert forecast["lower"] == pytest.approx(rows["lower"].tolist(), abs=0.005)
     assert forecast["upper"] == pytest.approx(rows["upper"].tolist(), abs=0.005)
-    [summary] = warehouse.frame("SELECT * FROM analytics.sales_forecast_summary").to_dict("records")
+    assert set(rows["as_of_date"]) == {LAST_DAY}  # the forecast made as of the last day loaded
+    [summary] = warehouse.frame(
+        "SELECT * FROM analytics.sales_forecast_summary WHERE as_of_date = %s", (LAST_DAY,)
+    ).to_dict("records")
     assert forecast["summary"]["total"] == pytest.approx(summary["total"], abs=0.011)
     assert forecast["summary"]["trend"] == summary["trend"]
     assert forecast["summary"]["peak_day"] == summary["peak_day"].isoformat()
@@ -86,7 +94,7 @@ def test_bad_forecast_requests_are_4xx_with_a_sentence(running_api, payload, sta
 def test_a_product_without_history_has_no_forecast(running_api):
     never_sold = running_api.warehouse.frame(
         "SELECT product_id, sku FROM analytics.stock_snapshot WHERE snapshot_date = %s AND product_id NOT IN "
-        "(SELECT product_id FROM analytics.sales_forecast WHERE product_id IS NOT NULL)",
+        f"(SELECT product_id FROM analytics.sales_forecast WHERE product_id IS NOT NULL AND {NEWEST_AS_OF})",
         (LAST_DAY,),
     )
     assert len(never_sold), "the demo shop has a product that never sells"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -101,6 +102,10 @@ def test_a_report_of_any_period_on_demand_holds_the_warehouse_numbers(running_ap
     cells = [value for row in summary.iter_rows(values_only=True) for value in row if value is not None]
     assert week["kpis"]["total_revenue"] in cells
     assert f"Last 7 days to {LAST_DAY.day} Oct 2026" in " ".join(str(cell) for cell in cells)
+    # The forecast shown is the one made as of the week's last day: it starts the day after.
+    forecast = load_workbook(io.BytesIO(excel.content), read_only=True)["Forecast"]
+    days = [value for row in forecast.iter_rows(values_only=True) for value in row if isinstance(value, datetime)]
+    assert days and min(days).date() == LAST_DAY + timedelta(days=1)
 
 
 def test_bad_report_requests_are_4xx(running_api):
