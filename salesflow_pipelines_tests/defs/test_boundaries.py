@@ -17,6 +17,9 @@ def daily_row(**overrides) -> pd.DataFrame:
         "unique_customers": 1,
         "refunded_amount": 0.0,
         "revenue_growth_pct": None,
+        "cost_of_goods": 6.0,
+        "gross_margin": 4.0,
+        "margin_pct": 40.0,
     }
     frame = pd.DataFrame([{**row, **overrides}])
     frame["revenue_growth_pct"] = frame["revenue_growth_pct"].astype("float64")
