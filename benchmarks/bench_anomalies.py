@@ -16,13 +16,13 @@ from datetime import timedelta
 
 import pandas as pd
 
-from salesflow_pipelines.lib import anomalies
+from salesflow_pipelines.lib import anomalies, kpis
 from salesflow_pipelines.lib.warehouse import Window
 
 try:
-    from benchmarks.bench_forecast import END, demo_kpis
+    from benchmarks.bench_forecast import END, demo_lines
 except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
-    from bench_forecast import END, demo_kpis
+    from bench_forecast import END, demo_lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> None:
         args.products, args.days, args.orders_per_day = 20, 30, 60
 
     started = time.perf_counter()
-    daily, products, regions = demo_kpis(args.products, args.days + anomalies.LOOKBACK_DAYS, args.orders_per_day)
+    history = args.days + anomalies.LOOKBACK_DAYS
+    lines = demo_lines(args.products, history, args.orders_per_day)
+    days = pd.date_range(END - timedelta(days=history - 1), END)
+    daily, products, regions = kpis.daily_sales(lines, days), kpis.product_daily(lines), kpis.region_daily(lines)
     generated = time.perf_counter() - started
     print(f"demo: {len(products):,} product-days, {len(regions):,} region-days (generated in {generated:.2f} s)")
 

@@ -38,12 +38,16 @@ GENERATED_AT = pd.Timestamp("2026-11-01 02:00:00")
 STRATEGIES = (*forecast.SCORED, forecast.AUTO)
 
 
+def demo_lines(products: int, days: int, orders_per_day: int, end: date = END) -> pd.DataFrame:
+    """The demo shop's clean sale lines of `days` days up to `end`."""
+    raw = DemoData(orders_per_day=orders_per_day, product_count=products).sales_lines(end - timedelta(days - 1), end)
+    return cleaning.clean_sales(raw, pd.Series(dtype="string")).lines
+
+
 def demo_kpis(products: int, days: int, orders_per_day: int, end: date = END) -> tuple[pd.DataFrame, pd.DataFrame]:
     """daily_sales_kpis and product_daily_sales of the demo shop's `days` days up to `end`."""
-    start = end - timedelta(days=days - 1)
-    raw = DemoData(orders_per_day=orders_per_day, product_count=products).sales_lines(start, end)
-    lines = cleaning.clean_sales(raw, pd.Series(dtype="string")).lines
-    return kpis.daily_sales(lines, pd.date_range(start, end)), kpis.product_daily(lines)
+    lines = demo_lines(products, days, orders_per_day, end)
+    return kpis.daily_sales(lines, pd.date_range(end - timedelta(days - 1), end)), kpis.product_daily(lines)
 
 
 def seasonal_shop(products: int, days: int, seed: int = 3, end: date = END) -> tuple[pd.DataFrame, pd.DataFrame]:

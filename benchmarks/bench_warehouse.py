@@ -47,6 +47,8 @@ def product_daily_sales(rows: int, rng: np.random.Generator) -> pd.DataFrame:
     product_id = np.tile(np.arange(1, products + 1), DAYS)
     sku = pd.Series([f"SKU-{number:05d}" for number in range(1, products + 1)])
     names = pd.Series([f"Demo product {number} {CATEGORIES[number % 5].lower()} 500g" for number in range(products)])
+    revenue = np.round(rng.gamma(2.0, 40.0, len(product_id)), 2)
+    cost_of_goods = np.round(revenue * rng.uniform(0.45, 0.75, len(product_id)), 2)
     return pd.DataFrame(
         {
             "sale_date": np.repeat(pd.date_range(FIRST_DAY, periods=DAYS).to_numpy(), products),
@@ -54,9 +56,12 @@ def product_daily_sales(rows: int, rng: np.random.Generator) -> pd.DataFrame:
             "sku": pd.array(np.tile(sku.to_numpy(), DAYS), dtype="string"),
             "product_name": pd.array(np.tile(names.to_numpy(), DAYS), dtype="string"),
             "category": pd.array(CATEGORIES[product_id % 5], dtype="string"),
-            "revenue": np.round(rng.gamma(2.0, 40.0, len(product_id)), 2),
+            "revenue": revenue,
             "units": rng.integers(1, 40, len(product_id)).astype("float64"),
             "orders": rng.integers(1, 30, len(product_id)),
+            "cost_of_goods": cost_of_goods,
+            "gross_margin": np.round(revenue - cost_of_goods, 2),
+            "margin_pct": np.round((revenue - cost_of_goods) / revenue * 100, 2),
         }
     )
 
