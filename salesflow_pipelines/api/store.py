@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from salesflow_pipelines.lib.tables import SCHEMA, TABLES, Table
-from salesflow_pipelines.lib.warehouse import without_password
+from salesflow_pipelines.lib.warehouse import typed, without_password
 
 STATEMENT_TIMEOUT_MS = 15_000
 POOL_WAIT_SECONDS = 10.0
@@ -177,20 +177,6 @@ class ReadStore:
         columns = ", ".join(table.column_names)
         found = self.rows(f"SELECT {columns} FROM {{{table.name}}} {where}", params)
         return typed(table, pd.DataFrame(found, columns=table.column_names))
-
-
-def typed(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with the contract's types (dates as datetime64, ints as Int64, text as string)."""
-    for name, kind in table.columns.items():
-        if kind in ("date", "timestamp"):
-            frame[name] = pd.to_datetime(frame[name])
-        elif kind == "int":
-            frame[name] = pd.to_numeric(frame[name]).astype("Int64")
-        elif kind == "float":
-            frame[name] = pd.to_numeric(frame[name]).astype("float64")
-        else:
-            frame[name] = frame[name].astype("string")
-    return frame
 
 
 def as_date(value: Any) -> date | None:

@@ -91,7 +91,7 @@ class Warehouse:
         with self._transaction() as connection:
             self._prepare(connection, table)
             rows = connection.execute(sql, params).fetchall()
-        return _typed(table, pd.DataFrame(rows, columns=table.column_names))
+        return typed(table, pd.DataFrame(rows, columns=table.column_names))
 
     @contextmanager
     def transaction(self, *tables: Table) -> Iterator:
@@ -412,7 +412,8 @@ def _as_text_dates(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     return converted
 
 
-def _typed(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+def typed(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the contract's types (dates as datetime64, ints as Int64, text as string)."""
     for name, kind in table.columns.items():
         if kind in ("date", "timestamp"):
             frame[name] = pd.to_datetime(frame[name])
