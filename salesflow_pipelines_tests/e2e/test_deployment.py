@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -42,8 +41,9 @@ from salesflow_pipelines.lib.demo import is_spike_day, is_zero_day
 from salesflow_pipelines.lib.warehouse_roles import READER_ROLE
 from salesflow_pipelines_tests.conftest import ADMIN_URL, scratch_database
 from salesflow_pipelines_tests.e2e.browser import capture
-from salesflow_pipelines_tests.e2e.dagster_api import FINISHED, IN_FLIGHT, DagsterApi
-from salesflow_pipelines_tests.e2e.processes import ProcessGroup, free_port, port_open
+from salesflow_pipelines_tests.e2e.dagster_api import FINISHED, IN_FLIGHT, DagsterApi, quietly
+from salesflow_pipelines_tests.e2e.processes import ProcessGroup, free_port, http_ok, port_open
+from salesflow_pipelines_tests.e2e.stack import stack_env
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -132,28 +132,15 @@ def e2e_database() -> Iterator[str]:
 
 def deployment_env(database_url: str, dagster_home: Path, data_dir: Path, ports: dict[str, int], inbox: Inbox) -> dict:
     """The environment docker-compose.yml gives the services, pointed at loopback."""
-    database = urlsplit(database_url)
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DAGSTER_", "SALESFLOW_", "JAVA_API_", "SYSTEM_JWT"))
-    }
-    env.update(
-        PYTHONUNBUFFERED="1",
-        DAGSTER_HOME=str(dagster_home),
-        DAGSTER_PG_HOST=database.hostname or "127.0.0.1",
-        DAGSTER_PG_PORT=str(database.port or 5432),
-        DAGSTER_PG_USER=database.username or "postgres",
-        DAGSTER_PG_PASSWORD=database.password or "",
-        DAGSTER_PG_DB=database.path.lstrip("/"),
-        DAGSTER_GRPC_HOST="127.0.0.1",
-        DAGSTER_GRPC_PORT=str(ports["grpc"]),
+    return stack_env(
+        database_url,
+        dagster_home,
+        data_dir,
+        ports["grpc"],
         SALESFLOW_SOURCE="java",
         JAVA_API_URL=f"http://127.0.0.1:{ports['java']}/api/v1",
         JAVA_API_PHONE="0000000000",
         JAVA_API_PASSWORD="admin123",
-        SALESFLOW_DATA_DIR=str(data_dir),
-        SALESFLOW_WAREHOUSE_URL=database_url,
         SALESFLOW_SMTP_HOST="127.0.0.1",
         SALESFLOW_SMTP_PORT=str(inbox.port),
         SALESFLOW_SMTP_SECURITY="none",
@@ -162,29 +149,6 @@ def deployment_env(database_url: str, dagster_home: Path, data_dir: Path, ports:
         SALESFLOW_OPS_RECIPIENTS=OPS_TO,
         SALESFLOW_UI_URL=f"http://127.0.0.1:{ports['web']}",
     )
-    return env
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
-def quietly(probe):
-    """A probe that counts a refused connection (a process still starting) as 'not yet'."""
-
-    def attempt():
-        try:
-            return probe()
-        except Exception as error:  # the GraphQL client wraps connection errors in several types
-            if "Connection refused" in repr(error) or "connecting to url" in str(error):
-                return None
-            raise
-
-    return attempt
 
 
 @pytest.mark.timeout(480)
