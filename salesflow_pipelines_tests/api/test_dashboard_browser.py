@@ -5,19 +5,15 @@ a phone's width. Screenshots are kept under the test's tmp dir (their paths are 
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines_tests.api.conftest import ADMIN_LOGIN
 from salesflow_pipelines_tests.api.filled import HORIZON_DAYS, LAST_DAY
-from salesflow_pipelines_tests.e2e.browser import _devtools_port, _Page, _page_websocket, _stop, find_browser
+from salesflow_pipelines_tests.e2e.browser import _Page, headless_page
 
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
 
@@ -74,38 +70,10 @@ class RecordingPage(_Page):
 
 @contextmanager
 def chromium() -> Iterator[RecordingPage]:
-    browser = find_browser()
-    if browser is None:
-        pytest.fail("no Chromium found: install Debian's `chromium` package (scripts/test.sh does as root)")
-    with tempfile.TemporaryDirectory(prefix="salesflow-dashboard-", ignore_cleanup_errors=True) as profile:
-        process = subprocess.Popen(
-            [
-                browser,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--hide-scrollbars",
-                "--window-size=1400,1000",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-                f"--user-data-dir={profile}",
-                "about:blank",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            port = _devtools_port(Path(profile), process)
-            with RecordingPage(_page_websocket(port)) as page:
-                for domain in ("Page", "Runtime", "Log"):
-                    page.call(f"{domain}.enable")
-                yield page
-        finally:
-            _stop(process)
+    with headless_page(RecordingPage, window="1400,1000") as page:
+        for domain in ("Page", "Runtime", "Log"):
+            page.call(f"{domain}.enable")
+        yield page
 
 
 def dollars(value: float) -> str:

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,15 +37,12 @@ class PageCapture:
     missing: list[str]
 
 
-def capture(
-    url: str, expected_texts: Iterable[str], screenshot: Path, timeout: float = RENDER_TIMEOUT_SECONDS
-) -> PageCapture:
-    """Open `url` in headless Chromium, wait until the page's text holds every `expected_texts`
-    (or `timeout`), save a PNG screenshot to `screenshot` and return the text seen."""
+@contextlib.contextmanager
+def headless_page(page_class: type[_Page] | None = None, window: str = "1600,1000") -> Iterator[_Page]:
+    """A page of a headless Chromium started for the caller (a profile of its own), stopped after."""
     browser = find_browser()
     if browser is None:
         raise RuntimeError("no Chromium found: install Debian's `chromium` package (scripts/test.sh does as root)")
-    expected = list(expected_texts)
     with tempfile.TemporaryDirectory(prefix="salesflow-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [
@@ -56,7 +53,7 @@ def capture(
                 "--disable-dev-shm-usage",
                 "--no-first-run",
                 "--hide-scrollbars",
-                "--window-size=1600,1000",
+                f"--window-size={window}",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
                 f"--user-data-dir={profile}",
@@ -69,23 +66,33 @@ def capture(
         )
         try:
             port = _devtools_port(Path(profile), process)
-            with _Page(_page_websocket(port)) as page:
-                page.call("Page.enable")
-                page.call("Page.navigate", url=url)
-                deadline = time.monotonic() + timeout
-                text = ""
-                while time.monotonic() < deadline:
-                    text = page.evaluate("document.body ? document.body.innerText : ''") or ""
-                    if all(name in text for name in expected):
-                        break
-                    time.sleep(0.5)
-                time.sleep(1)  # let the graph finish its zoom-to-fit before the picture
-                text = page.evaluate("document.body ? document.body.innerText : ''") or text
-                image = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)["data"]
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            screenshot.write_bytes(base64.b64decode(image))
+            with (page_class or _Page)(_page_websocket(port)) as page:
+                yield page
         finally:
             _stop(process)
+
+
+def capture(
+    url: str, expected_texts: Iterable[str], screenshot: Path, timeout: float = RENDER_TIMEOUT_SECONDS
+) -> PageCapture:
+    """Open `url` in headless Chromium, wait until the page's text holds every `expected_texts`
+    (or `timeout`), save a PNG screenshot to `screenshot` and return the text seen."""
+    expected = list(expected_texts)
+    with headless_page() as page:
+        page.call("Page.enable")
+        page.call("Page.navigate", url=url)
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = page.evaluate("document.body ? document.body.innerText : ''") or ""
+            if all(name in text for name in expected):
+                break
+            time.sleep(0.5)
+        time.sleep(1)  # let the graph finish its zoom-to-fit before the picture
+        text = page.evaluate("document.body ? document.body.innerText : ''") or text
+        image = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)["data"]
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    screenshot.write_bytes(base64.b64decode(image))
     return PageCapture(text=text, screenshot=screenshot, missing=[name for name in expected if name not in text])
 
 
