@@ -16,8 +16,8 @@ from datetime import timedelta
 
 import pandas as pd
 
-from salesflow_pipelines.lib import anomalies, kpis
-from salesflow_pipelines.lib.warehouse import Window
+from salesflow_pipelines.lib.analytics import anomalies, kpis
+from salesflow_pipelines.lib.dates import Window
 
 try:
     from benchmarks.bench_forecast import END, demo_lines

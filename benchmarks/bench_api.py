@@ -38,8 +38,8 @@ import pandas as pd
 import psycopg
 
 from salesflow_pipelines.lib import warehouse
-from salesflow_pipelines.lib.tables import TABLES
-from salesflow_pipelines.lib.warehouse_roles import grant_reader
+from salesflow_pipelines.lib.warehouse.roles import grant_reader
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 
 try:
     from benchmarks.scratch_db import DEFAULT_ADMIN_URL, scratch_postgres

@@ -246,7 +246,7 @@ def report_steps(instance: dg.DagsterInstance, run_id: str) -> None:
 def compute_floor(orders_per_day: int, first: date, last: date) -> float:
     """Seconds of the library calls alone on the backfill's frames (made untimed beforehand)."""
     from salesflow_pipelines.defs.resources import DemoSource
-    from salesflow_pipelines.lib import cleaning, kpis, stock
+    from salesflow_pipelines.lib.analytics import cleaning, kpis, stock
 
     source = DemoSource(orders_per_day=orders_per_day)
     started = time.perf_counter()

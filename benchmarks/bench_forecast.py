@@ -4,7 +4,7 @@
     python benchmarks/bench_forecast.py --backfill-days 0  # the quality tables only
     python benchmarks/bench_forecast.py --quick            # CI: proves it runs (well under a minute)
 
-For each shop (the demo shop of `lib/demo.py`, which the stand-in server serves too, and a seasonal
+For each shop (the demo shop of `dev/demo.py`, which the stand-in server serves too, and a seasonal
 shop with a trend and pay-day weeks drawn here, unseen while the models were tuned) and each
 strategy, `auto` included:
 
@@ -30,8 +30,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib import cleaning, forecast, forecast_accuracy, kpis
-from salesflow_pipelines.lib.demo import DemoData
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.lib.analytics import cleaning, forecast, forecast_accuracy, kpis
 
 END = date(2026, 10, 31)
 GENERATED_AT = pd.Timestamp("2026-11-01 02:00:00")
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     daily, products = demo_kpis(args.products, args.days, args.orders_per_day)
     print(f"demo shop generated in {time.perf_counter() - started:.2f} s")
     quality_table(
-        "demo shop (lib/demo.py, as the stand-in server serves it)", daily, products, args.weeks, args.horizon
+        "demo shop (dev/demo.py, as the stand-in server serves it)", daily, products, args.weeks, args.horizon
     )
     daily, products = seasonal_shop(max(args.products // 2, 5), args.days)
     quality_table("seasonal shop (trend, pay days)", daily, products, args.weeks, args.horizon)

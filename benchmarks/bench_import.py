@@ -25,8 +25,8 @@ from pathlib import Path
 
 import openpyxl
 
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import StandinServer
 
 ADMIN = ("0000000000", "admin123")
 
@@ -55,9 +55,9 @@ def write_workbook(path: Path, rows: int, skus: list[str]) -> None:
 def import_in_child(path: str, inbox: str, base_url: str, ledger_url: str, answer) -> None:
     import logging
 
+    from salesflow_pipelines.lib.backend.java_client import JavaApiClient
     from salesflow_pipelines.lib.imports.importer import ImportOptions, import_file
     from salesflow_pipelines.lib.imports.ledger import Ledger
-    from salesflow_pipelines.lib.java_client import JavaApiClient
 
     marks: list[tuple[str, float]] = []
 

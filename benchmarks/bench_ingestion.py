@@ -34,9 +34,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from salesflow_pipelines.defs.resources import JavaApi
-from salesflow_pipelines.lib import java_client, payloads
-from salesflow_pipelines.lib.demo import DemoData, is_spike_day, is_zero_day
-from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines.dev.demo import DemoData, is_spike_day, is_zero_day
+from salesflow_pipelines.dev.standin_server import StandinServer
+from salesflow_pipelines.lib.backend import java_client, payloads
 
 ACCOUNT = {"phone": "0000000000", "password": "admin123"}
 

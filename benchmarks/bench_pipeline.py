@@ -31,9 +31,9 @@ from functools import partial
 
 import pandas as pd
 
-from salesflow_pipelines.lib import cleaning, kpis, stock
-from salesflow_pipelines.lib.demo import MEAN_LINES_PER_SALE, DemoData
-from salesflow_pipelines.lib.payloads import inventory_to_payload, products_from_payload, products_to_payload
+from salesflow_pipelines.dev.demo import MEAN_LINES_PER_SALE, DemoData
+from salesflow_pipelines.lib.analytics import cleaning, kpis, stock
+from salesflow_pipelines.lib.backend.payloads import inventory_to_payload, products_from_payload, products_to_payload
 
 DAYS = 30
 END = date(2026, 10, 31)

@@ -27,9 +27,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib import copy_binary, warehouse
+from salesflow_pipelines.lib import warehouse
+from salesflow_pipelines.lib.dates import Window
 from salesflow_pipelines.lib.schemas import REJECT_REASONS
-from salesflow_pipelines.lib.tables import TABLES
+from salesflow_pipelines.lib.warehouse import copy_binary
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 
 try:
     from benchmarks.scratch_db import DEFAULT_ADMIN_URL, scratch_postgres
@@ -88,7 +90,7 @@ def sales_rejects(rows: int, rng: np.random.Generator) -> pd.DataFrame:
 def write(store: warehouse.Warehouse, name: str, frame: pd.DataFrame) -> list[float]:
     """Seconds of `replace` over the year: into the empty table, then over its own rows."""
     table = TABLES[name]
-    year = warehouse.Window(FIRST_DAY, FIRST_DAY + timedelta(days=DAYS))
+    year = Window(FIRST_DAY, FIRST_DAY + timedelta(days=DAYS))
     seconds = []
     for _ in range(2):
         started = time.perf_counter()

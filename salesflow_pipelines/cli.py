@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args, rest = parser.parse_known_args(argv)
     if args.command == "standin":
-        from salesflow_pipelines.lib.standin_server import main as standin_main
+        from salesflow_pipelines.dev.standin_server import main as standin_main
 
         return standin_main(rest) or 0
     if rest:
@@ -135,7 +135,7 @@ def demo_summary(data_dir: Path, dagster_home: Path) -> str:
     where to look next."""
     from salesflow_pipelines.definitions import default_warehouse_url
     from salesflow_pipelines.lib import warehouse
-    from salesflow_pipelines.lib.tables import TABLES
+    from salesflow_pipelines.lib.warehouse.tables import TABLES
 
     url = os.environ.get("SALESFLOW_WAREHOUSE_URL") or default_warehouse_url()
     store = warehouse.connect(url)
@@ -199,7 +199,7 @@ def _counts(counts) -> str:
 def grant_reader(role: str, url: str | None, lock_cluster: bool = False) -> int:
     """`salesflow warehouse grant-reader`: the read-only role on the PostgreSQL warehouse."""
     from salesflow_pipelines.lib.warehouse import WarehouseError, without_password
-    from salesflow_pipelines.lib.warehouse_roles import grant_reader as grant
+    from salesflow_pipelines.lib.warehouse.roles import grant_reader as grant
 
     if not url:
         print("Set SALESFLOW_WAREHOUSE_URL (postgresql://…) or pass --url.", file=sys.stderr)

@@ -54,7 +54,7 @@ import psycopg
 import pytest
 import yaml
 
-from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines.dev.standin_server import StandinServer
 from salesflow_pipelines_tests.conftest import scratch_database
 
 REPO = Path(__file__).resolve().parents[1]

@@ -120,7 +120,7 @@ def forecast_answer(api: ApiState, ask: ForecastRequest) -> dict:
 def trend(store: ReadStore, product: Product | None, dates: list, predictions: list[float]) -> str:
     """The forecast asset's rule (`lib.forecast.trend`) over the days asked for: their average
     against the actual daily average of as many days just before them (a missing day counts 0)."""
-    from salesflow_pipelines.lib.forecast import trend as trend_rule
+    from salesflow_pipelines.lib.analytics.forecast import trend as trend_rule
 
     since = dates[0] - timedelta(days=len(dates))
     if product is None:

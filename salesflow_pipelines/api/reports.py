@@ -24,7 +24,7 @@ from salesflow_pipelines.api.periods import DateRange
 from salesflow_pipelines.api.schemas import ReportBody, ReportFile, ReportRequest
 from salesflow_pipelines.api.store import ReadStore
 from salesflow_pipelines.lib.reports.periods import FILE_STEM, PERIOD_KINDS, ReportPeriod
-from salesflow_pipelines.lib.tables import TABLES
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 
 router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[Depends(authenticated)])
 

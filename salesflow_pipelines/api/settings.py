@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from salesflow_pipelines.lib.java_client import DEFAULT_BASE_URL
+from salesflow_pipelines.lib.backend.java_client import DEFAULT_BASE_URL
 
 DEFAULT_ISSUER = "salesflow-app"
 DEFAULT_MAX_UPLOAD_MB = 20

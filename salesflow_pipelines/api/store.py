@@ -27,8 +27,8 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from salesflow_pipelines.lib.tables import SCHEMA, TABLES, Table
 from salesflow_pipelines.lib.warehouse import typed, without_password
+from salesflow_pipelines.lib.warehouse.tables import SCHEMA, TABLES, Table
 
 STATEMENT_TIMEOUT_MS = 15_000
 POOL_WAIT_SECONDS = 10.0

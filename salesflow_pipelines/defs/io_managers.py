@@ -25,8 +25,9 @@ from pydantic import Field
 from upath import UPath
 
 from salesflow_pipelines.lib import warehouse
-from salesflow_pipelines.lib.row_periods import rows_by_period
-from salesflow_pipelines.lib.tables import TABLES, Table
+from salesflow_pipelines.lib.dates import Window
+from salesflow_pipelines.lib.warehouse.row_periods import rows_by_period
+from salesflow_pipelines.lib.warehouse.tables import TABLES, Table
 
 PARTITION_COLUMN = "partition_column"
 # Key of a month file's metadata listing its days and their row counts, in row order.
@@ -34,10 +35,10 @@ DAYS_KEY = b"salesflow.days"
 LOCAL_PROTOCOLS = ("", "file", "local")
 
 
-NOTHING = warehouse.Window(date(1970, 1, 1), date(1970, 1, 1))
+NOTHING = Window(date(1970, 1, 1), date(1970, 1, 1))
 
 
-def time_window(context: dg.InputContext | dg.OutputContext) -> warehouse.Window | None:
+def time_window(context: dg.InputContext | dg.OutputContext) -> Window | None:
     """The days [start, end) of the context's partitions; None when unpartitioned."""
     if not context.has_asset_partitions:
         return None
@@ -45,7 +46,7 @@ def time_window(context: dg.InputContext | dg.OutputContext) -> warehouse.Window
         # A look-back that maps the first day to days before the partitions start: nothing to read.
         return NOTHING
     window = context.asset_partitions_time_window
-    return warehouse.Window(window.start.date(), window.end.date())
+    return Window(window.start.date(), window.end.date())
 
 
 def partition_column(context: dg.OutputContext) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from salesflow_pipelines.lib.warehouse import Window
+from salesflow_pipelines.lib.dates import Window
 
 DEFAULT_START_DATE = "2025-01-01"
 

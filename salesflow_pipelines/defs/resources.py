@@ -15,9 +15,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from salesflow_pipelines.lib import payloads
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.java_client import DEFAULT_BASE_URL, JavaApiClient
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.lib.backend import payloads
+from salesflow_pipelines.lib.backend.java_client import DEFAULT_BASE_URL, JavaApiClient
 
 DEFAULT_DATA_DIR = ".salesflow"
 

@@ -23,9 +23,9 @@ import uvicorn
 
 from salesflow_pipelines.api.app import create_app
 from salesflow_pipelines.api.settings import ApiSettings
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.standin_server import StandinServer
-from salesflow_pipelines.lib.warehouse_roles import grant_reader
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import StandinServer
+from salesflow_pipelines.lib.warehouse.roles import grant_reader
 from salesflow_pipelines_tests.api.filled import fill
 from salesflow_pipelines_tests.conftest import _admin_connection, scratch_database
 

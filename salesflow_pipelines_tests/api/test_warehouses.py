@@ -7,7 +7,7 @@ import pytest
 
 from salesflow_pipelines.api.store import ReadStore
 from salesflow_pipelines.lib import warehouse
-from salesflow_pipelines.lib.tables import TABLES
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 
 QUESTIONS = [
     ("get", "/analytics/sales", {"params": {"period": "monthly"}}),

@@ -14,7 +14,7 @@ from salesflow_pipelines.defs.ingestion import assets as ingestion_assets
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
 from salesflow_pipelines.defs.kpis import assets as kpi_assets
 from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, SalesSource
-from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines.dev.standin_server import StandinServer
 
 DAILY_ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets, kpi_assets])
 WAREHOUSE_TABLES = (

@@ -27,8 +27,10 @@ from salesflow_pipelines.defs.alerts.sensors import (
 )
 from salesflow_pipelines.defs.partitions import daily_partitions
 from salesflow_pipelines.defs.resources import Mailer
-from salesflow_pipelines.lib import alerts, anomalies, warehouse
-from salesflow_pipelines.lib.tables import TABLES
+from salesflow_pipelines.lib import warehouse
+from salesflow_pipelines.lib.analytics import anomalies, reorder
+from salesflow_pipelines.lib.dates import Window
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 
 TODAY = pd.Timestamp.now(tz=daily_partitions.timezone).date()
 YESTERDAY, DAY_BEFORE = TODAY - timedelta(days=1), TODAY - timedelta(days=2)
@@ -92,7 +94,7 @@ def instance():
 
 def write(url: str, table: str, frame: pd.DataFrame, day: date, instance: dg.DagsterInstance) -> None:
     """What a materialization of `table` for `day` leaves behind: its rows and the event."""
-    warehouse.connect(url).replace(TABLES[table], frame, warehouse.Window(day, day + timedelta(days=1)))
+    warehouse.connect(url).replace(TABLES[table], frame, Window(day, day + timedelta(days=1)))
     instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=table, partition=day.isoformat()))
 
 
@@ -221,7 +223,7 @@ def stock_rows(day: date, statuses: dict[int, str]) -> pd.DataFrame:
         }
     )
     sales = pd.DataFrame({"sale_date": [pd.Timestamp(day)], "product_id": [list(statuses)[0]], "units": [28.0]})
-    return alerts.stock_alerts(snapshot, sales)
+    return reorder.stock_alerts(snapshot, sales)
 
 
 def test_a_product_turning_low_or_out_is_emailed_once_per_day(fresh_schema, smtp, instance):

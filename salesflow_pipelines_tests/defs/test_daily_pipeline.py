@@ -9,9 +9,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.payloads import sales_to_payload
-from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import StandinServer
+from salesflow_pipelines.lib.backend.payloads import sales_to_payload
 from salesflow_pipelines_tests.defs.daily_graph import WAREHOUSE_TABLES, materialize, warehouse_table, warehouse_tables
 
 START, END = date(2026, 10, 1), date(2026, 10, 30)

@@ -13,10 +13,10 @@ import pytest
 from salesflow_pipelines.defs.imports.job import excel_import
 from salesflow_pipelines.defs.imports.sensor import import_inbox_sensor
 from salesflow_pipelines.defs.resources import ImportSettings, JavaApi
-from salesflow_pipelines.lib.demo import DemoData
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import StandinServer
 from salesflow_pipelines.lib.imports.batching import signature
 from salesflow_pipelines.lib.imports.ledger import Ledger
-from salesflow_pipelines.lib.standin_server import StandinServer
 from salesflow_pipelines_tests.lib.test_imports_commit import (
     ADMIN,
     CASHIER,

@@ -16,9 +16,9 @@ import pandas as pd
 import psycopg
 import pytest
 
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.payloads import inventory_to_payload, products_to_payload, sales_to_payload
-from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import StandinServer
+from salesflow_pipelines.lib.backend.payloads import inventory_to_payload, products_to_payload, sales_to_payload
 from salesflow_pipelines_tests.conftest import scratch_database
 from salesflow_pipelines_tests.defs.daily_graph import materialize, warehouse_table
 

@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import StandinServer
 from salesflow_pipelines_tests.conftest import ADMIN_URL, _url_for, scratch_database
 from salesflow_pipelines_tests.defs.daily_graph import WAREHOUSE_TABLES, materialize, warehouse_tables
 

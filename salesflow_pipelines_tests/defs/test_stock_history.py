@@ -20,8 +20,8 @@ from salesflow_pipelines.defs.ingestion import assets as ingestion_assets
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
 from salesflow_pipelines.defs.partitions import daily_partitions
 from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, SalesSource
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.standin_server import StandinServer
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import StandinServer
 
 ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets])
 RAW_PRODUCTS = dg.AssetKey("raw_products")

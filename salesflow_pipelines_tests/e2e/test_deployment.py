@@ -37,8 +37,8 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
-from salesflow_pipelines.lib.demo import is_spike_day, is_zero_day
-from salesflow_pipelines.lib.warehouse_roles import READER_ROLE
+from salesflow_pipelines.dev.demo import is_spike_day, is_zero_day
+from salesflow_pipelines.lib.warehouse.roles import READER_ROLE
 from salesflow_pipelines_tests.conftest import ADMIN_URL, scratch_database
 from salesflow_pipelines_tests.e2e.browser import capture
 from salesflow_pipelines_tests.e2e.dagster_api import FINISHED, IN_FLIGHT, DagsterApi, quietly

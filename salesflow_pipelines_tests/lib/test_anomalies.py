@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesflow_pipelines.lib import anomalies
-from salesflow_pipelines.lib.anomalies import AnomalyRules
-from salesflow_pipelines.lib.warehouse import Window
+from salesflow_pipelines.lib.analytics import anomalies
+from salesflow_pipelines.lib.analytics.anomalies import AnomalyRules
+from salesflow_pipelines.lib.dates import Window
 
 DAY = date(2026, 11, 18)
 DETECTED_AT = pd.Timestamp("2026-11-19 01:00:00")

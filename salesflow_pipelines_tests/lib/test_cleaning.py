@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesflow_pipelines.lib.cleaning import (
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.lib.analytics.cleaning import (
     NO_CATEGORIES,
     UNKNOWN_SKU,
     category_lookup,
@@ -17,8 +18,7 @@ from salesflow_pipelines.lib.cleaning import (
     normalize_text,
     sku_key,
 )
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.payloads import inventory_to_payload, products_from_payload, products_to_payload
+from salesflow_pipelines.lib.backend.payloads import inventory_to_payload, products_from_payload, products_to_payload
 from salesflow_pipelines.lib.schemas import SalesLine, SalesReject
 from salesflow_pipelines_tests.lib.frames import raw_lines
 

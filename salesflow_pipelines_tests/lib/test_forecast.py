@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from salesflow_pipelines.lib import cleaning, forecast, forecast_accuracy, kpis
-from salesflow_pipelines.lib.demo import DemoData
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.lib.analytics import cleaning, forecast, forecast_accuracy, kpis
 from salesflow_pipelines.lib.schemas import ForecastAccuracy, SalesForecast, SalesForecastSummary
 
 GENERATED_AT = pd.Timestamp("2026-11-01 02:00:00")

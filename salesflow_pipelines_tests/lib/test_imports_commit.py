@@ -12,12 +12,12 @@ from typing import Any
 import openpyxl
 import pytest
 
-from salesflow_pipelines.lib.demo import DemoData
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import ApiFailure, Reply, Request, StandinServer
+from salesflow_pipelines.lib.backend.java_client import JavaApiClient
 from salesflow_pipelines.lib.imports.batching import signature
 from salesflow_pipelines.lib.imports.importer import ImportOptions, ImportStopped, Unusable, import_file
 from salesflow_pipelines.lib.imports.ledger import Ledger
-from salesflow_pipelines.lib.java_client import JavaApiClient
-from salesflow_pipelines.lib.standin_server import ApiFailure, Reply, Request, StandinServer
 
 DATA = DemoData(orders_per_day=20)
 ADMIN = ("0000000000", "admin123")

@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.java_client import (
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.standin_server import StandinServer
+from salesflow_pipelines.lib.backend.java_client import (
     BulkOutcomeUnknown,
     JavaApiAuthError,
     JavaApiClient,
     JavaApiError,
     JavaApiUnavailable,
 )
-from salesflow_pipelines.lib.standin_server import StandinServer
 
 DATA = DemoData(orders_per_day=20)
 ADMIN = ("0000000000", "admin123")

@@ -7,8 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 import pytest
 
-from salesflow_pipelines.lib import kpis
-from salesflow_pipelines.lib.cleaning import clean_sales
+from salesflow_pipelines.lib.analytics import kpis
+from salesflow_pipelines.lib.analytics.cleaning import clean_sales
 from salesflow_pipelines.lib.schemas import (
     CategoryDailySales,
     CustomerDailyKpis,

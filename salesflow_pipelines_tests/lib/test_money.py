@@ -5,8 +5,8 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from salesflow_pipelines.lib.cleaning import NO_CATEGORIES, clean_sales
-from salesflow_pipelines.lib.kpis import category_daily, daily_sales, product_daily, region_daily
+from salesflow_pipelines.lib.analytics.cleaning import NO_CATEGORIES, clean_sales
+from salesflow_pipelines.lib.analytics.kpis import category_daily, daily_sales, product_daily, region_daily
 from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines_tests.lib.frames import raw_lines
 

@@ -2,8 +2,8 @@
 
 from datetime import date
 
-from salesflow_pipelines.lib import month_partitions
-from salesflow_pipelines.lib.tables import TABLES
+from salesflow_pipelines.lib.warehouse import month_partitions
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 
 JAN, FEB, MAR, APR = (date(2026, month, 1) for month in (1, 2, 3, 4))
 

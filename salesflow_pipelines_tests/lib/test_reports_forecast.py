@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from salesflow_pipelines.lib import alerts, forecast, forecast_accuracy
+from salesflow_pipelines.lib.analytics import forecast, forecast_accuracy, reorder
 from salesflow_pipelines.lib.reports import pdf
 from salesflow_pipelines.lib.reports.excel import render_xlsx
 from salesflow_pipelines.lib.reports.model import build_report
@@ -148,7 +148,7 @@ def test_the_stock_section_lists_stockout_risks_with_the_day_they_run_out(shop):
     units = pd.DataFrame(
         {"sale_date": pd.date_range(end=day, periods=28).repeat(2), "product_id": [1, 2] * 28, "units": 4.0}
     )
-    table = alerts.stock_alerts(snapshot, units)
+    table = reorder.stock_alerts(snapshot, units)
     october = report(shop, OCTOBER, stock_alerts=table)
     assert list(october.stock_alerts["status"]) == ["LOW", "STOCKOUT_RISK"]
     words = " ".join(

@@ -10,9 +10,9 @@ from pypdf import PdfReader
 from reportlab.graphics.shapes import Drawing
 from reportlab.platypus import Table
 
-from salesflow_pipelines.lib import cleaning, kpis, stock
-from salesflow_pipelines.lib.demo import DemoData
-from salesflow_pipelines.lib.payloads import inventory_to_payload, products_from_payload, products_to_payload
+from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.lib.analytics import cleaning, kpis, stock
+from salesflow_pipelines.lib.backend.payloads import inventory_to_payload, products_from_payload, products_to_payload
 from salesflow_pipelines.lib.reports import pdf
 from salesflow_pipelines.lib.reports.excel import SHEETS, render_xlsx
 from salesflow_pipelines.lib.reports.model import SalesReport, build_report

@@ -47,7 +47,7 @@ def test_model_description_states_the_grain(model):
 
 
 def test_reject_reasons_are_the_cleaning_rules_in_their_order():
-    from salesflow_pipelines.lib.cleaning import RULES
+    from salesflow_pipelines.lib.analytics.cleaning import RULES
 
     assert tuple(code for code, _, _ in RULES) == schemas.REJECT_REASONS
     assert set(schemas.SalesReject.to_schema().columns["reason"].checks[0].statistics["allowed_values"]) == set(

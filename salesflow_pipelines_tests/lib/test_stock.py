@@ -6,9 +6,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 import pytest
 
-from salesflow_pipelines.lib import stock
-from salesflow_pipelines.lib.cleaning import clean_sales
-from salesflow_pipelines.lib.payloads import typed_products_frame
+from salesflow_pipelines.lib.analytics import stock
+from salesflow_pipelines.lib.analytics.cleaning import clean_sales
+from salesflow_pipelines.lib.backend.payloads import typed_products_frame
 from salesflow_pipelines.lib.schemas import ProductInventoryKpis, StockKpis, StockSnapshot
 from salesflow_pipelines_tests.lib.frames import raw_lines
 
@@ -72,7 +72,7 @@ def test_status_value_and_cover():
 
 
 def test_sales_tables_name_a_product_as_the_days_catalogue_does():
-    from salesflow_pipelines.lib.kpis import product_daily
+    from salesflow_pipelines.lib.analytics.kpis import product_daily
 
     lines = clean_sales(
         raw_lines(

@@ -5,8 +5,9 @@ import pandera.pandas as pa
 import pytest
 from pandera.typing import Series
 
-from salesflow_pipelines.lib import schemas, tables
-from salesflow_pipelines.lib.tables import TABLES, Table
+from salesflow_pipelines.lib import schemas
+from salesflow_pipelines.lib.warehouse import tables
+from salesflow_pipelines.lib.warehouse.tables import TABLES, Table
 
 # The published contract as it was written out by hand before the tables were derived from the models:
 # (columns in order with their logical types, primary key, date column). Downstream readers (BI tools,

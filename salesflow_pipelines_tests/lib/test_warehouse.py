@@ -8,7 +8,8 @@ import psycopg
 import pytest
 
 from salesflow_pipelines.lib import warehouse
-from salesflow_pipelines.lib.tables import TABLES, Table
+from salesflow_pipelines.lib.dates import Window
+from salesflow_pipelines.lib.warehouse.tables import TABLES, Table
 
 REGIONS = TABLES["region_daily_sales"]
 
@@ -33,8 +34,8 @@ def store(request, tmp_path) -> warehouse.Warehouse:
     return warehouse.connect(request.getfixturevalue("fresh_schema"))
 
 
-def window(start: str, end: str) -> warehouse.Window:
-    return warehouse.Window(date.fromisoformat(start), date.fromisoformat(end))
+def window(start: str, end: str) -> Window:
+    return Window(date.fromisoformat(start), date.fromisoformat(end))
 
 
 def test_replace_touches_only_its_window_and_is_idempotent(store):

@@ -16,9 +16,10 @@ import psycopg
 import pytest
 
 from salesflow_pipelines.cli import main as salesflow
-from salesflow_pipelines.lib import warehouse, warehouse_roles
-from salesflow_pipelines.lib.tables import TABLES
-from salesflow_pipelines.lib.warehouse_roles import ALWAYS_POSSIBLE, grant_reader
+from salesflow_pipelines.lib import warehouse
+from salesflow_pipelines.lib.warehouse import roles as warehouse_roles
+from salesflow_pipelines.lib.warehouse.roles import ALWAYS_POSSIBLE, grant_reader
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 from salesflow_pipelines_tests.conftest import _admin_connection, _url_for, scratch_database
 
 DAILY = TABLES["daily_sales_kpis"]

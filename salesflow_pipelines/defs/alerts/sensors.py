@@ -3,7 +3,7 @@
 - `high_anomaly_sensor`: each new HIGH row of `sales_anomalies` -> one email (run key
   `anomaly:<anomaly_id>`, the id being stable across re-runs of the day); product and region
   anomalies that share the whole shop's label that day are listed in the shop's email instead
-  (`lib.alerts.email_groups`), so a busy day is one email, not one per product;
+  (`lib.notifications.emails.email_groups`), so a busy day is one email, not one per product;
 - `stock_alert_sensor`: a product whose `stock_alerts` status turned LOW or OUT on a day (it was
   not in that status the day before) -> one email (run key `stock:<product_id>:<day>`);
 - `run_failure_alert_sensor`: a failed run -> one email to the ops recipients (run key
@@ -26,8 +26,11 @@ from pydantic import Field
 from salesflow_pipelines.defs.alerts.email import AlertEmailConfig, send_alert_email
 from salesflow_pipelines.defs.partitions import daily_partitions
 from salesflow_pipelines.defs.resources import Mailer
-from salesflow_pipelines.lib import alerts, anomalies, warehouse
-from salesflow_pipelines.lib.tables import TABLES
+from salesflow_pipelines.lib import warehouse
+from salesflow_pipelines.lib.analytics import anomalies
+from salesflow_pipelines.lib.dates import Window
+from salesflow_pipelines.lib.notifications import emails
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 
 EVENTS_PER_TICK = 200
 RUN_KEY_TAG = "dagster/run_key"
@@ -44,7 +47,7 @@ class AlertSource(dg.ConfigurableResource):
     )
 
     def read(self, table: str, first_day: date, last_day: date) -> pd.DataFrame:
-        window = warehouse.Window(first_day, last_day + timedelta(days=1))
+        window = Window(first_day, last_day + timedelta(days=1))
         return warehouse.connect(self.warehouse_url).read(TABLES[table], window)
 
     def oldest_emailed_day(self) -> date:
@@ -55,7 +58,7 @@ def alert_source_from_env(warehouse_url: str) -> AlertSource:
     return AlertSource(warehouse_url=warehouse_url, max_age_days=int(os.environ.get("SALESFLOW_ALERT_MAX_AGE_DAYS", 7)))
 
 
-def email_request(run_key: str, email: alerts.Email, recipients: list[str], **tags: str) -> dg.RunRequest:
+def email_request(run_key: str, email: emails.Email, recipients: list[str], **tags: str) -> dg.RunRequest:
     config = AlertEmailConfig(recipients=recipients, subject=email.subject, body=email.body)
     return dg.RunRequest(
         run_key=run_key,
@@ -129,16 +132,16 @@ def alert_sensor(name: str, asset_key: dg.AssetKey, kind: str, emails, descripti
     return _sensor
 
 
-def anomaly_emails(source: AlertSource, days: list[date], ui_url: str) -> list[tuple[str, str, alerts.Email]]:
+def anomaly_emails(source: AlertSource, days: list[date], ui_url: str) -> list[tuple[str, str, emails.Email]]:
     found = source.read("sales_anomalies", days[0], days[-1])
     high = found[(found["severity"] == anomalies.HIGH) & found["sale_date"].dt.date.isin(days)]
     return [
         (
             f"anomaly:{anomaly['anomaly_id']}",
             f"{anomaly['sale_date']:%Y-%m-%d}",
-            alerts.anomaly_email(anomaly, ui_url, covered),
+            emails.anomaly_email(anomaly, ui_url, covered),
         )
-        for anomaly, covered in alerts.email_groups(high)
+        for anomaly, covered in emails.email_groups(high)
     ]
 
 
@@ -152,14 +155,14 @@ def turned(alerts_table: pd.DataFrame, days: list[date]) -> pd.DataFrame:
     return merged[changed.fillna(True) & merged["snapshot_date"].dt.date.isin(days)].drop(columns="status_before")
 
 
-def stock_emails(source: AlertSource, days: list[date], ui_url: str) -> list[tuple[str, str, alerts.Email]]:
+def stock_emails(source: AlertSource, days: list[date], ui_url: str) -> list[tuple[str, str, emails.Email]]:
     table = source.read("stock_alerts", days[0] - timedelta(days=1), days[-1])
     rows = turned(table, days).sort_values(["snapshot_date", "product_id"]).to_dict("records")
     return [
         (
             f"stock:{row['product_id']}:{row['snapshot_date']:%Y-%m-%d}",
             f"{row['snapshot_date']:%Y-%m-%d}",
-            alerts.stock_email(row, ui_url),
+            emails.stock_email(row, ui_url),
         )
         for row in rows
     ]
@@ -207,5 +210,5 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, mailer: Mailer
     if run.job_name == send_alert_email.name:
         # An alert that could not be sent: emailing about it would fail the same way.
         return dg.SkipReason(f"run {run.run_id} sends alerts itself; see it in the UI")
-    email = alerts.run_failure_email(run.run_id, run.job_name, error_text(context), mailer.ui_url)
+    email = emails.run_failure_email(run.run_id, run.job_name, error_text(context), mailer.ui_url)
     return email_request(f"run-failure:{run.run_id}", email, mailer.ops_recipient_list(), alert="run-failure")

@@ -14,7 +14,7 @@ from salesflow_pipelines.defs.partitions import (
     single_run,
 )
 from salesflow_pipelines.defs.resources import DataQuality
-from salesflow_pipelines.lib import cleaning, stock
+from salesflow_pipelines.lib.analytics import cleaning, stock
 from salesflow_pipelines.lib.schemas import SalesLine, SalesReject, StockSnapshot
 
 CLEANING = dict(partitions_def=daily_partitions, backfill_policy=single_run, group_name="cleaning")

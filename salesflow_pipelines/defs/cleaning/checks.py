@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from salesflow_pipelines.lib.cleaning import unreconciled_sales
+from salesflow_pipelines.lib.analytics.cleaning import unreconciled_sales
 
 EXAMPLES = 5
 # Below this many lines a day's reject rate is too noisy to stop a run on (a shop's quiet day).

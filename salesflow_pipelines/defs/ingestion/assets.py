@@ -18,8 +18,8 @@ from salesflow_pipelines.defs.partitions import (
     window_days,
 )
 from salesflow_pipelines.defs.resources import DataQuality, SalesSource
+from salesflow_pipelines.lib.dates import Window
 from salesflow_pipelines.lib.schemas import RawProduct, RawSaleLine
-from salesflow_pipelines.lib.warehouse import Window
 
 INGESTION = dict(
     partitions_def=daily_partitions,

@@ -15,7 +15,8 @@ from salesflow_pipelines.defs.partitions import (
     single_run,
     window_days,
 )
-from salesflow_pipelines.lib import kpis, stock
+from salesflow_pipelines.lib.analytics import kpis, stock
+from salesflow_pipelines.lib.dates import Window
 from salesflow_pipelines.lib.schemas import (
     CategoryDailySales,
     CustomerDailyKpis,
@@ -25,7 +26,6 @@ from salesflow_pipelines.lib.schemas import (
     RegionDailySales,
     StockKpis,
 )
-from salesflow_pipelines.lib.warehouse import Window
 
 KPI = dict(
     partitions_def=daily_partitions,

@@ -15,8 +15,9 @@ from salesflow_pipelines.defs.partitions import (
     single_run,
     window_days,
 )
-from salesflow_pipelines.lib import alerts, anomalies, forecast
-from salesflow_pipelines.lib import forecast_accuracy as forecast_accuracy_lib
+from salesflow_pipelines.lib.analytics import anomalies, forecast, reorder
+from salesflow_pipelines.lib.analytics import forecast_accuracy as forecast_accuracy_lib
+from salesflow_pipelines.lib.analytics.stock import COVER_WINDOW_DAYS
 from salesflow_pipelines.lib.schemas import (
     ForecastAccuracy,
     SalesAnomaly,
@@ -24,7 +25,6 @@ from salesflow_pipelines.lib.schemas import (
     SalesForecastSummary,
     StockAlert,
 )
-from salesflow_pipelines.lib.stock import COVER_WINDOW_DAYS
 
 WAREHOUSE = dict(io_manager_key="warehouse_io_manager", kinds={"pandas", "sql"})
 DAILY_ML = dict(
@@ -282,7 +282,7 @@ def stock_alerts(
     stock days (SALESFLOW_REORDER_LEAD_DAYS, SALESFLOW_SAFETY_STOCK_DAYS), the expected stockout date
     and a suggested reorder covering that demand. A product turning LOW, OUT or STOCKOUT_RISK is
     emailed once per day by the stock sensor."""
-    table = alerts.stock_alerts(
+    table = reorder.stock_alerts(
         stock_snapshot,
         product_daily_sales,
         lead_time_days=stock_alert_settings.lead_time_days,

@@ -6,8 +6,8 @@ import dagster as dg
 from pydantic import Field
 
 from salesflow_pipelines.defs.resources import env_or
-from salesflow_pipelines.lib import alerts, forecast
-from salesflow_pipelines.lib.anomalies import AnomalyRules
+from salesflow_pipelines.lib.analytics import forecast, reorder
+from salesflow_pipelines.lib.analytics.anomalies import AnomalyRules
 
 
 class ForecastSettings(dg.ConfigurableResource):
@@ -31,7 +31,7 @@ class ForecastSettings(dg.ConfigurableResource):
 
 
 class AnomalySettings(dg.ConfigurableResource):
-    """Thresholds of the anomaly rules (lib/anomalies.py says what each does)."""
+    """Thresholds of the anomaly rules (lib/analytics/anomalies.py says what each does)."""
 
     window_days: int = Field(default=28, description="SALESFLOW_ANOMALY_WINDOW_DAYS: trailing days, at most 28")
     z_medium: float = Field(default=2.0, description="|z| from which a day is a MEDIUM anomaly")
@@ -50,8 +50,8 @@ class AnomalySettings(dg.ConfigurableResource):
 class StockAlertSettings(dg.ConfigurableResource):
     """Days of demand a suggested reorder covers: the supplier's lead time plus safety stock."""
 
-    lead_time_days: int = Field(default=alerts.DEFAULT_LEAD_DAYS, description="SALESFLOW_REORDER_LEAD_DAYS")
-    safety_stock_days: int = Field(default=alerts.DEFAULT_SAFETY_DAYS, description="SALESFLOW_SAFETY_STOCK_DAYS")
+    lead_time_days: int = Field(default=reorder.DEFAULT_LEAD_DAYS, description="SALESFLOW_REORDER_LEAD_DAYS")
+    safety_stock_days: int = Field(default=reorder.DEFAULT_SAFETY_DAYS, description="SALESFLOW_SAFETY_STOCK_DAYS")
 
 
 def _int_env(name: str, default: int) -> int:
@@ -67,7 +67,7 @@ def ml_settings_from_env() -> dict[str, dg.ConfigurableResource]:
         ),
         "anomaly_settings": AnomalySettings(window_days=_int_env("SALESFLOW_ANOMALY_WINDOW_DAYS", 28)),
         "stock_alert_settings": StockAlertSettings(
-            lead_time_days=_int_env("SALESFLOW_REORDER_LEAD_DAYS", alerts.DEFAULT_LEAD_DAYS),
-            safety_stock_days=_int_env("SALESFLOW_SAFETY_STOCK_DAYS", alerts.DEFAULT_SAFETY_DAYS),
+            lead_time_days=_int_env("SALESFLOW_REORDER_LEAD_DAYS", reorder.DEFAULT_LEAD_DAYS),
+            safety_stock_days=_int_env("SALESFLOW_SAFETY_STOCK_DAYS", reorder.DEFAULT_SAFETY_DAYS),
         ),
     }

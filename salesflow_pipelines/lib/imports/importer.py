@@ -24,19 +24,19 @@ from typing import Any
 
 import pandas as pd
 
-from salesflow_pipelines.lib.imports import batching, files, headers, products, validation
-from salesflow_pipelines.lib.imports.batching import Batch
-from salesflow_pipelines.lib.imports.ledger import COMMITTED, PLANNED, REJECTED, SENDING, UNKNOWN, Ledger
-from salesflow_pipelines.lib.imports.reading import ReadResult, UnusableFile, read_file
-from salesflow_pipelines.lib.imports.reconcile import APPLIED, NOT_APPLIED, reconcile
-from salesflow_pipelines.lib.imports.rejects import write_rejects
-from salesflow_pipelines.lib.java_client import (
+from salesflow_pipelines.lib.backend.java_client import (
     BulkOutcomeUnknown,
     JavaApiAuthError,
     JavaApiClient,
     JavaApiError,
     JavaApiUnavailable,
 )
+from salesflow_pipelines.lib.imports import batching, files, headers, products, validation
+from salesflow_pipelines.lib.imports.batching import Batch
+from salesflow_pipelines.lib.imports.ledger import COMMITTED, PLANNED, REJECTED, SENDING, UNKNOWN, Ledger
+from salesflow_pipelines.lib.imports.reading import ReadResult, UnusableFile, read_file
+from salesflow_pipelines.lib.imports.reconcile import APPLIED, NOT_APPLIED, reconcile
+from salesflow_pipelines.lib.imports.rejects import write_rejects
 
 # Backend answers that mean "rejected, nothing applied" (contract section 4): split and isolate.
 REJECTING_STATUSES = (400, 404, 409, 422)

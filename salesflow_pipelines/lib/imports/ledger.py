@@ -28,7 +28,7 @@ import pandas as pd
 from salesflow_pipelines.lib import warehouse
 from salesflow_pipelines.lib.imports.batching import Batch
 from salesflow_pipelines.lib.imports.validation import PROBLEM_COLUMNS, empty_problems
-from salesflow_pipelines.lib.tables import Table
+from salesflow_pipelines.lib.warehouse.tables import Table
 
 PLANNED, SENDING, COMMITTED, REJECTED, UNKNOWN = "planned", "sending", "committed", "rejected", "unknown"
 SETTLED = (COMMITTED, REJECTED)

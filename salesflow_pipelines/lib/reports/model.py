@@ -21,11 +21,11 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.anomalies import HIGH, MEDIUM, PRODUCT, REGION, TOTAL
-from salesflow_pipelines.lib.forecast_accuracy import by_horizon, headline
+from salesflow_pipelines.lib.analytics.anomalies import HIGH, MEDIUM, PRODUCT, REGION, TOTAL
+from salesflow_pipelines.lib.analytics.forecast_accuracy import by_horizon, headline
 from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines.lib.reports.periods import ReportPeriod
-from salesflow_pipelines.lib.tables import TABLES
+from salesflow_pipelines.lib.warehouse.tables import TABLES
 
 TOP_PRODUCTS = 10
 MARGIN_PRODUCTS = 5  # the products a printed report lists with the highest and the lowest margin

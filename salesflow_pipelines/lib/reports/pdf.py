@@ -25,6 +25,12 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from salesflow_pipelines.lib.analytics.stock import (
+    ABC_CUMULATIVE_PCT,
+    COVER_WINDOW_DAYS,
+    INVENTORY_WINDOW_DAYS,
+    SLOW_MOVER_COVER_DAYS,
+)
 from salesflow_pipelines.lib.reports import charts
 from salesflow_pipelines.lib.reports.model import (
     LISTED_STOCK_PRODUCTS,
@@ -34,12 +40,6 @@ from salesflow_pipelines.lib.reports.model import (
     SalesReport,
     day_label,
     folded_into_shop,
-)
-from salesflow_pipelines.lib.stock import (
-    ABC_CUMULATIVE_PCT,
-    COVER_WINDOW_DAYS,
-    INVENTORY_WINDOW_DAYS,
-    SLOW_MOVER_COVER_DAYS,
 )
 
 PAGE_WIDTH, PAGE_HEIGHT = A4

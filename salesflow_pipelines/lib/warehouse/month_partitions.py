@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from salesflow_pipelines.lib.tables import Table
+from salesflow_pipelines.lib.warehouse.tables import Table
 
 
 def partitioned_by_month(table: Table) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.cleaning import sku_key
+from salesflow_pipelines.lib.analytics.cleaning import sku_key
 from salesflow_pipelines.lib.gc_paused import gc_paused
 from salesflow_pipelines.lib.schemas import RAW_PRODUCT_COLUMNS, RAW_SALES_COLUMNS, empty_frame, text_categorical
 

@@ -38,8 +38,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from salesflow_pipelines.lib.tables import SCHEMA
-from salesflow_pipelines.lib.warehouse import WarehouseError, without_password
+from salesflow_pipelines.lib.warehouse.engine import WarehouseError, without_password
+from salesflow_pipelines.lib.warehouse.tables import SCHEMA
 
 READER_ROLE = "salesflow_reader"
 # Privileges a table can carry besides SELECT; all taken back from the reader.

@@ -30,8 +30,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pandas as pd
 
-from salesflow_pipelines.lib import payloads
-from salesflow_pipelines.lib.demo import SALE_IDS_PER_DAY, DemoData, day_index
+from salesflow_pipelines.dev.demo import SALE_IDS_PER_DAY, DemoData, day_index
+from salesflow_pipelines.lib.backend import payloads
 
 API_PREFIX = "/api/v1"
 ISSUER = "salesflow-app"

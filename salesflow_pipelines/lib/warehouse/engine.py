@@ -15,16 +15,16 @@ import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
 
-from salesflow_pipelines.lib import copy_binary, month_partitions
-from salesflow_pipelines.lib.row_periods import rows_by_period
-from salesflow_pipelines.lib.tables import SCHEMA, Table
+from salesflow_pipelines.lib.dates import Window
+from salesflow_pipelines.lib.warehouse import copy_binary, month_partitions
+from salesflow_pipelines.lib.warehouse.row_periods import rows_by_period
+from salesflow_pipelines.lib.warehouse.tables import SCHEMA, Table
 
 POSTGRES_TYPES = {
     "date": "DATE",
@@ -38,14 +38,6 @@ SQLITE_TYPES = {"date": "TEXT", "timestamp": "TEXT", "int": "INTEGER", "float": 
 
 class WarehouseError(RuntimeError):
     """A warehouse URL or write that cannot work; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class Window:
-    """Days [start, end): the partitions a write replaces or a read returns."""
-
-    start: date
-    end: date
 
 
 def connect(url: str) -> Warehouse:

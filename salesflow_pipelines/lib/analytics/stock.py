@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from salesflow_pipelines.lib.cleaning import UNCATEGORIZED, UNNAMED_PRODUCT, normalize_sku, normalize_text
-from salesflow_pipelines.lib.kpis import product_units_by_day
+from salesflow_pipelines.lib.analytics.cleaning import UNCATEGORIZED, UNNAMED_PRODUCT, normalize_sku, normalize_text
+from salesflow_pipelines.lib.analytics.kpis import product_units_by_day
 from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines.lib.schemas import (
     STOCK_STATUSES,

@@ -27,6 +27,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from salesflow_pipelines.lib.dates import Window
 from salesflow_pipelines.lib.money import round_money
 from salesflow_pipelines.lib.schemas import (
     ANOMALY_LABELS,
@@ -37,7 +38,6 @@ from salesflow_pipelines.lib.schemas import (
     empty_frame,
     frame_dtypes,
 )
-from salesflow_pipelines.lib.warehouse import Window
 
 SEVERITIES = LOW, MEDIUM, HIGH = ANOMALY_SEVERITIES
 LABELS = HIGH_SPIKE, LOW_DIP, ZERO_DROP, VARIANCE_SHIFT = ANOMALY_LABELS

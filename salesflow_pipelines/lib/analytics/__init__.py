@@ -1,0 +1,1 @@
+"""The analytics on frames: cleaning, KPIs, stock, stock alerts, forecasts, anomalies."""

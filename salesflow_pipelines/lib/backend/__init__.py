@@ -1,0 +1,1 @@
+"""The Java backend: its HTTP client and its JSON turned into frames."""

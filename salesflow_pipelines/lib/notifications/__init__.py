@@ -1,0 +1,1 @@
+"""What the pipelines tell people: email subjects and bodies."""
