@@ -251,7 +251,7 @@ def compute_floor(orders_per_day: int, first: date, last: date) -> float:
     source = DemoSource(orders_per_day=orders_per_day)
     started = time.perf_counter()
     raw = source.fetch_sales(first, last)
-    products = pd.concat([source.fetch_products(day.date()) for day in pd.date_range(first, last)], ignore_index=True)
+    products = source.fetch_products_range([day.date() for day in pd.date_range(first, last)])
     made = time.perf_counter() - started
     days = pd.date_range(first, last)
     history = {

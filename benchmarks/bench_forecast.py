@@ -4,9 +4,9 @@
     python benchmarks/bench_forecast.py --backfill-days 0  # the quality tables only
     python benchmarks/bench_forecast.py --quick            # CI: proves it runs (well under a minute)
 
-For each shop (the demo shop of `dev/demo.py`, which the stand-in server serves too, and a seasonal
-shop with a trend and pay-day weeks drawn here, unseen while the models were tuned) and each
-strategy, `auto` included:
+For each shop (the demo shop of `dev/demo.py`, which the stand-in server serves too, and the seasonal
+shop of `dev/seasonal.py` with a trend, pay-day weeks and spike days, unseen while the models were
+tuned) and each strategy, `auto` included:
 
 - backtest: the rolling-origin backtest of the forecast as of the last day (3 folds x horizon): MAPE
   (%) and MASE of the shop's total, and the share of actuals inside the 80% interval (each fold's
@@ -27,10 +27,10 @@ import os
 import time
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 
 from salesflow_pipelines.dev.demo import DemoData
+from salesflow_pipelines.dev.seasonal import seasonal_shop
 from salesflow_pipelines.lib.analytics import cleaning, forecast, forecast_accuracy, kpis
 
 END = date(2026, 10, 31)
@@ -48,30 +48,6 @@ def demo_kpis(products: int, days: int, orders_per_day: int, end: date = END) ->
     """daily_sales_kpis and product_daily_sales of the demo shop's `days` days up to `end`."""
     lines = demo_lines(products, days, orders_per_day, end)
     return kpis.daily_sales(lines, pd.date_range(end - timedelta(days - 1), end)), kpis.product_daily(lines)
-
-
-def seasonal_shop(products: int, days: int, seed: int = 3, end: date = END) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A shop unlike the demo: its own weekday shape, a 0.3%/day trend, +15% in pay-day days (25th
-    to 2nd), Poisson units per product around log-normal base demand, and a few 3x spike days."""
-    rng = np.random.default_rng(seed)
-    dates = pd.date_range(end=end, periods=days)
-    weekday = np.array([0.8, 0.85, 0.9, 1.0, 1.25, 1.5, 0.7])
-    base, price = rng.lognormal(1.0, 1.0, products), rng.uniform(2, 40, products)
-    payday = 1 + 0.15 * ((dates.day >= 25) | (dates.day <= 2))
-    expected = np.exp(0.003 * np.arange(days))[:, None] * base[None, :] * (weekday[dates.weekday] * payday)[:, None]
-    units = rng.poisson(expected).astype("float64")
-    units[rng.random(days) < 0.02] *= 3
-    day, product = np.nonzero(units)
-    sold = pd.DataFrame(
-        {
-            "sale_date": dates[day],
-            "product_id": product + 1,
-            "revenue": units[day, product] * price[product],
-            "units": units[day, product],
-        }
-    )
-    daily = sold.groupby("sale_date")[["revenue", "units"]].sum().reindex(dates, fill_value=0.0)
-    return daily.rename_axis("sale_date").reset_index(), sold
 
 
 def held_out(
@@ -155,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     quality_table(
         "demo shop (dev/demo.py, as the stand-in server serves it)", daily, products, args.weeks, args.horizon
     )
-    daily, products = seasonal_shop(max(args.products // 2, 5), args.days)
+    daily, products = seasonal_shop(args.days, max(args.products // 2, 5), seed=3, spike_share=0.02, end=END)
     quality_table("seasonal shop (trend, pay days)", daily, products, args.weeks, args.horizon)
     if args.backfill_days:
         history = args.backfill_days + forecast.HISTORY_DAYS

@@ -5,51 +5,56 @@
     python benchmarks/bench_ui_backfill.py --launch single-run     # "Pass partition ranges to single run"
     python benchmarks/bench_ui_backfill.py --quick      # CI: 3 days x 50 orders/day
 
-The deployment's processes run on loopback (code server, webserver, daemon; instance in a
-PostgreSQL database made for the run, warehouse in its `analytics` schema, demo source, frames in
-a temporary folder; e2e/stack.py). The schedules are stopped before the daemon starts, the sensors
-stay on as deployed. The benchmark sends GraphQL `launchPartitionBackfill` with the assets of
-`daily_sales_job` and the days (what "Materialize all… → Launch backfill" sends) and times the
-backfill by its own timestamps: created (the mutation) -> completed (marked by the daemon). Then it
-prints where the time went: each run the daemon launched, when it was queued (by an iteration of
-the backfill daemon), launched (by the run queue), its process up, its steps done, its executor,
-and what else ran meanwhile.
+The deployment's processes run on loopback (code server, webserver, daemon; the instance of
+deploy/dagster.yaml in a PostgreSQL database made for the run, warehouse in its `analytics`
+schema, demo source, frames in a temporary folder; e2e/stack.py). The schedules are stopped before
+the daemon starts, the sensors stay on as deployed. The benchmark sends GraphQL
+`launchPartitionBackfill` with the assets of `daily_sales_job` and the days (what "Materialize
+all… → Launch backfill" sends) and times the backfill by its own timestamps: created (the
+mutation) -> completed (marked by the daemon). Then it prints where the time went: each run the
+daemon launched, when it was queued (by an iteration of the backfill daemon), launched (by the
+run queue), its process up, its steps done, its executor, and what else ran meanwhile.
 
-The backfill daemon iterates every 30 s (fixed in Dagster 1.13, not an instance setting): the
-backfill waits up to 30 s for the first iteration, each dependency level the daemon launches
-separately costs one more, and the iteration after the last run marks it completed. The window
-matters: ending at the newest partition (the default), every asset targets the same days and the
-whole graph is one run; a window of past days adds the following days to the look-back assets'
-targets (their partition mappings), which then run in later iterations.
+The backfill daemon pauses `--backfill-interval` seconds between iterations (deploy/dagster.yaml's
+`backfill_interval_seconds`; Dagster's own pause is 30 s, which `--backfill-interval 30` restores:
+salesflow_pipelines/backfill_daemon.py): the backfill waits up to one pause for the first
+iteration, each dependency level the daemon launches separately costs one more, and the iteration
+after the last run marks it completed. The window matters: ending at the newest partition (the
+default), every asset targets the same days and the whole graph is one run; a window of past days
+adds the following days to the look-back assets' targets (their partition mappings), which then
+run in later iterations.
 
 `--launch single-run` launches what the same dialog launches with "Pass partition ranges to
 single run" ticked: one `__ASSET_JOB` run with the range tags, created by the webserver and
 started by the run queue, no backfill daemon involved.
 
 `--dequeue-interval` is the run queue's poll interval (instance setting
-`run_coordinator.config.dequeue_interval_seconds`, Dagster's default 5). `--planned-events
-per-asset` sets DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1 (one planned event per asset of a
-range run instead of one per asset and day, written while the daemon creates the run). Admin
-connection for the scratch database: SALESFLOW_TEST_PG_URL, else
+`run_coordinator.config.dequeue_interval_seconds`: deploy/dagster.yaml's 1 unless given, Dagster's
+default 5). `--planned-events per-asset` sets DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1
+(one planned event per asset of a range run instead of one per asset and day, written while the
+daemon creates the run). Admin connection for the scratch database: SALESFLOW_TEST_PG_URL, else
 postgresql://postgres@127.0.0.1:5432/test.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import yaml
+
 from salesflow_pipelines_tests.e2e.dagster_api import FINISHED, UI_TAGS
 from salesflow_pipelines_tests.e2e.stack import (
     DAILY_ASSETS,
+    REPO,
     backfill_finished,
     dagster_stack,
     executor_of,
-    instance_config,
     stop_schedules,
 )
 
@@ -59,6 +64,7 @@ except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.pat
     from scratch_db import scratch_postgres
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+DEPLOYED_INSTANCE = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
 # The run lifecycle events shown, in order.
 MILESTONES = {
     "RunEnqueuedEvent": "queued",
@@ -133,6 +139,15 @@ def as_single_run(stack, days: list[str]) -> tuple[str, list[tuple[str, list[str
 LAUNCHES = {"backfill": as_backfill, "single-run": as_single_run}
 
 
+def instance(dequeue_interval: int, backfill_interval: int) -> dict:
+    """deploy/dagster.yaml with the run queue's and the backfill daemon's intervals replaced."""
+    config = copy.deepcopy(DEPLOYED_INSTANCE)
+    config["run_coordinator"]["config"].update(
+        dequeue_interval_seconds=dequeue_interval, backfill_interval_seconds=backfill_interval
+    )
+    return config
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=30)
@@ -140,7 +155,19 @@ def main(argv: list[str] | None = None) -> None:
         "--last-day", type=date.fromisoformat, help="the window's last day (default: yesterday, the newest partition)"
     )
     parser.add_argument("--orders-per-day", type=int, default=200)
-    parser.add_argument("--dequeue-interval", type=int, default=1, help="run queue poll interval, seconds")
+    coordinator = DEPLOYED_INSTANCE["run_coordinator"]["config"]
+    parser.add_argument(
+        "--dequeue-interval",
+        type=int,
+        default=coordinator["dequeue_interval_seconds"],
+        help="run queue poll interval, seconds (default: deploy/dagster.yaml's)",
+    )
+    parser.add_argument(
+        "--backfill-interval",
+        type=int,
+        default=coordinator["backfill_interval_seconds"],
+        help="the backfill daemon's pause between iterations, seconds (default: deploy/dagster.yaml's; Dagster's: 30)",
+    )
     parser.add_argument("--planned-events", choices=("per-partition", "per-asset"), default="per-partition")
     parser.add_argument(
         "--launch",
@@ -165,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             Path(folder),
             args.logs or Path(folder) / "logs",
             database,
-            instance=instance_config(dequeue_interval_seconds=args.dequeue_interval),
+            instance=instance(args.dequeue_interval, args.backfill_interval),
             before_daemon=stop_schedules,
             **env,
         ) as stack:
@@ -178,7 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds = ended - began
     print(
         f"{days[0]}..{days[-1]} x {args.orders_per_day:,} orders/day, run queue polled every "
-        f"{args.dequeue_interval} s, planned events {args.planned_events}; seconds since the launch:"
+        f"{args.dequeue_interval} s, backfill daemon every {args.backfill_interval} s, planned events "
+        f"{args.planned_events}; seconds since the launch:"
     )
     print("\n".join(lines))
     print(f"  finished +{seconds:.1f}: runs queued or going {busy:.1f} s, the rest waiting for a daemon")

@@ -7,15 +7,13 @@ case, spaces and separators (as the import matches them); a name matches case-in
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
 from fastapi import HTTPException
 
 from salesflow_pipelines.api.store import ReadStore, as_date
-
-SEPARATORS = re.compile(r"[\s\-_.]+")
+from salesflow_pipelines.lib.imports.products import name_match_key, sku_match_key
 
 
 @dataclass(frozen=True)
@@ -24,14 +22,6 @@ class Product:
     sku: str | None
     name: str | None
     stock_quantity: int | None = None
-
-
-def sku_key(sku: str) -> str:
-    return SEPARATORS.sub("", sku).upper()
-
-
-def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
 
 
 def catalogue(store: ReadStore) -> tuple[list[Product], date | None]:
@@ -62,21 +52,28 @@ def find_product(store: ReadStore, sku: str | None, name: str | None, product_id
             raise HTTPException(404, f"Unknown product id {product_id}")
         matches.append((f"product id {product_id}", found[0]))
     if sku:
-        found = [product for product in products if product.sku and sku_key(product.sku) == sku_key(sku)]
-        if not found:
-            raise HTTPException(404, f"Unknown SKU '{sku}': no product has it in the warehouse's catalogue")
-        if len(found) > 1:
-            raise HTTPException(422, f"SKU '{sku}' matches several products; give the product id")
-        matches.append((f"SKU '{sku}'", found[0]))
+        wanted = sku_match_key(sku)
+        found = [product for product in products if product.sku and sku_match_key(product.sku) == wanted]
+        unknown = f"Unknown SKU '{sku}': no product has it in the warehouse's catalogue"
+        several = f"SKU '{sku}' matches several products; give the product id"
+        matches.append((f"SKU '{sku}'", _only(found, unknown, several)))
     if name:
-        found = [product for product in products if product.name and name_key(product.name) == name_key(name)]
-        if not found:
-            raise HTTPException(404, f"Unknown product name '{name}'")
-        if len(found) > 1:
-            raise HTTPException(422, f"Several products are named '{name}': give the SKU")
-        matches.append((f"name '{name}'", found[0]))
+        wanted = name_match_key(name)
+        found = [product for product in products if product.name and name_match_key(product.name) == wanted]
+        unknown = f"Unknown product name '{name}'"
+        several = f"Several products are named '{name}': give the SKU"
+        matches.append((f"name '{name}'", _only(found, unknown, several)))
     first = matches[0][1]
     for what, product in matches[1:]:
         if product.id != first.id:
             raise HTTPException(422, f"{matches[0][0]} and {what} name different products")
     return first
+
+
+def _only(found: list[Product], unknown: str, several: str) -> Product:
+    """The one product found: 404 with `unknown` when there is none, 422 with `several` when there are more."""
+    if not found:
+        raise HTTPException(404, unknown)
+    if len(found) > 1:
+        raise HTTPException(422, several)
+    return found[0]

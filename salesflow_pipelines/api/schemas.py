@@ -27,6 +27,13 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def _names_a_product(request: Any) -> Any:
+    """A PRODUCT-scope request must name the product."""
+    if request.scope == "PRODUCT" and not (request.sku or request.name or request.product_id):
+        raise ValueError("At least one of 'sku' or 'name' is required when scope=PRODUCT")
+    return request
+
+
 class ProductChoice(_Lenient):
     scope: Literal["GLOBAL", "PRODUCT"] = "GLOBAL"
     sku: str | None = Field(None, description="PRODUCT scope: the product's SKU (case and separators ignored)")
@@ -35,11 +42,7 @@ class ProductChoice(_Lenient):
 
     _scope = field_validator("scope", mode="before")(_upper)
 
-    @model_validator(mode="after")
-    def _names_a_product(self):
-        if self.scope == "PRODUCT" and not (self.sku or self.name or self.product_id):
-            raise ValueError("At least one of 'sku' or 'name' is required when scope=PRODUCT")
-        return self
+    _product_named = model_validator(mode="after")(_names_a_product)
 
 
 class ForecastRequest(ProductChoice):
@@ -63,11 +66,7 @@ class AnomalyRequest(_Lenient):
     _scope = field_validator("scope", mode="before")(_upper)
     _period = field_validator("period", mode="before")(_lower)
 
-    @model_validator(mode="after")
-    def _names_a_product(self):
-        if self.scope == "PRODUCT" and not (self.sku or self.name or self.product_id):
-            raise ValueError("At least one of 'sku' or 'name' is required when scope=PRODUCT")
-        return self
+    _product_named = model_validator(mode="after")(_names_a_product)
 
 
 class ReportRequest(_Lenient):

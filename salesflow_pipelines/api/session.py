@@ -3,9 +3,10 @@
 `POST /session/login` sends the phone number and password to the Java backend's `/auth/login`
 (they are never stored or logged here), checks that the access token it answers is one this API
 accepts (same secret and issuer), and sets two cookies: the access token and the refresh token,
-HttpOnly (no script can read them), SameSite=Strict, Secure over https, scoped to `/`. The
-access cookie lives as long as the token; `POST /session/refresh` trades the refresh cookie for a
-new pair at the backend's `/auth/refresh`. `POST /session/logout` clears both.
+HttpOnly (no script can read them), SameSite=Strict, Secure over https, scoped to `/` (the refresh
+cookie to `/api/v1/session`). The access cookie lives as long as the token; `POST /session/refresh`
+trades the refresh cookie for a new pair at the backend's `/auth/refresh`. `POST /session/logout`
+clears both.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from salesflow_pipelines.api.common import state_of
 router = APIRouter(prefix="/session", tags=["dashboard session"])
 log = logging.getLogger("salesflow.api.session")
 REFRESH_MAX_AGE = 7 * 24 * 3600
+REFRESH_COOKIE_PATH = "/api/v1/session"  # only this router's routes need the refresh token
 
 
 class Login(BaseModel):
@@ -57,7 +59,7 @@ def _set_cookies(request: Request, response: Response, principal: Principal, acc
             httponly=True,
             secure=secure,
             samesite="strict",
-            path="/api/v1/session",
+            path=REFRESH_COOKIE_PATH,
         )
 
 
@@ -110,18 +112,23 @@ def _dashboard_only(request: Request) -> None:
         raise HTTPException(403, f"A dashboard request that changes something must carry {CSRF_HEADER}")
 
 
-@router.post("/login", summary="Log in with the backend account (dashboard)")
-def login(request: Request, response: Response, credentials: Login) -> dict:
-    _dashboard_only(request)
-    answer = _backend(
-        request, "/auth/login", {"phoneNumber": credentials.phoneNumber, "password": credentials.password}
-    )
+def _open_session(request: Request, response: Response, path: str, body: dict, refused: str) -> dict:
+    """Trade `body` for tokens at the backend's `path` and set them as cookies; 401 with `refused` when the
+    backend refuses. Answers who is now logged in."""
+    answer = _backend(request, path, body)
     if not answer:
-        raise HTTPException(401, "Wrong phone number or password")
+        raise HTTPException(401, refused)
     token = answer.get("accessToken")
     principal = _accepted(request, token)
     _set_cookies(request, response, principal, token, answer.get("refreshToken"))
     return _who(principal, request)
+
+
+@router.post("/login", summary="Log in with the backend account (dashboard)")
+def login(request: Request, response: Response, credentials: Login) -> dict:
+    _dashboard_only(request)
+    body = {"phoneNumber": credentials.phoneNumber, "password": credentials.password}
+    return _open_session(request, response, "/auth/login", body, refused="Wrong phone number or password")
 
 
 @router.post("/refresh", summary="A new access token from the refresh cookie (dashboard)")
@@ -130,21 +137,15 @@ def refresh(request: Request, response: Response) -> dict:
     refresh_token = request.cookies.get(REFRESH_COOKIE)
     if not refresh_token:
         raise HTTPException(401, "No session to refresh: log in again")
-    answer = _backend(request, "/auth/refresh", {"refreshToken": refresh_token})
-    if not answer:
-        raise HTTPException(401, "The session has ended: log in again")
-    token = answer.get("accessToken")
-    principal = _accepted(request, token)
-    _set_cookies(request, response, principal, token, answer.get("refreshToken"))
-    return _who(principal, request)
+    body = {"refreshToken": refresh_token}
+    return _open_session(request, response, "/auth/refresh", body, refused="The session has ended: log in again")
 
 
 @router.post("/logout", summary="End the dashboard session")
 def logout(request: Request, response: Response) -> dict:
-    response.delete_cookie(ACCESS_COOKIE, httponly=True, samesite="strict", secure=_secure(request))
-    response.delete_cookie(
-        REFRESH_COOKIE, path="/api/v1/session", httponly=True, samesite="strict", secure=_secure(request)
-    )
+    secure = _secure(request)
+    response.delete_cookie(ACCESS_COOKIE, httponly=True, samesite="strict", secure=secure)
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, httponly=True, samesite="strict", secure=secure)
     return {"status": "logged out"}
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -33,6 +34,7 @@ PARTITION_COLUMN = "partition_column"
 # Key of a month file's metadata listing its days and their row counts, in row order.
 DAYS_KEY = b"salesflow.days"
 LOCAL_PROTOCOLS = ("", "file", "local")
+MONTH_WRITERS = 2  # threads writing month files at once
 
 
 NOTHING = Window(date(1970, 1, 1), date(1970, 1, 1))
@@ -301,8 +303,14 @@ class PartitionedParquetIOManager(dg.UPathIOManager):
         self.make_directory(asset_dir)
         if self._local:
             stored = self._stored_names(asset_dir)
-            for month, month_days in _by_month(keys).items():
+
+            def write_month(month: str, month_days: list[str]) -> None:
                 self._write_month(asset_dir, month, table, {day: days[day] for day in month_days}, stored)
+
+            months = _by_month(keys)
+            # Parquet encoding releases the GIL: a range's months are written side by side.
+            with ThreadPoolExecutor(min(len(months), MONTH_WRITERS)) as pool:
+                list(pool.map(write_month, months.keys(), months.values()))
         else:
             for day, day_table in days.items():
                 self._write_table(day_table, self._day_path(asset_dir, day))
@@ -362,8 +370,9 @@ class PartitionedParquetIOManager(dg.UPathIOManager):
                     found[day] = self._read_table(self._day_path(asset_dir, day))
         return {day: found[day] for day in sorted(found)}
 
-    def stored_partition(self, asset_key: dg.AssetKey, partition_key: str) -> pd.DataFrame | None:
-        """The frame stored for one partition of `asset_key`, or None when none was ever written.
+    def stored_partitions(self, asset_key: dg.AssetKey, partition_keys: list[str]) -> dict[str, pd.DataFrame]:
+        """The frame stored for each of `partition_keys` of `asset_key` ever written, in key order;
+        each month file read once.
 
         For an asset whose past partitions must not change once written (a snapshot of a source
         that forgets its past): the asset takes this manager as a resource and reads its own
@@ -371,8 +380,11 @@ class PartitionedParquetIOManager(dg.UPathIOManager):
         the instance's event log, which may be ephemeral or reset while the files stay. (A
         categorical column comes with the categories of the day's month file.)
         """
-        stored = self._stored_days(asset_key, [partition_key])
-        return stored[partition_key].to_pandas() if stored else None
+        return {key: table.to_pandas() for key, table in self._stored_days(asset_key, partition_keys).items()}
+
+    def stored_partition(self, asset_key: dg.AssetKey, partition_key: str) -> pd.DataFrame | None:
+        """The frame stored for one partition of `asset_key`, or None when none was ever written."""
+        return self.stored_partitions(asset_key, [partition_key]).get(partition_key)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         if not context.has_asset_partitions:

@@ -57,14 +57,11 @@ class DemoSource(dg.ConfigurableResource):
         """Raw sale lines dated in [start, end]."""
         return self._data().sales_lines(start, end)
 
-    def fetch_products(self, snapshot_date: date) -> pd.DataFrame:
-        """The product snapshot joined with inventory, through the same path as the API's."""
+    def fetch_products_range(self, days: list[date]) -> pd.DataFrame:
+        """The product snapshots of `days`, one day's rows after the other, joined with inventory by the
+        Java source's join; the demo shop's frames of all the days are made at once, with no JSON."""
         data = self._data()
-        return payloads.products_from_payload(
-            payloads.products_to_payload(data.products(snapshot_date)),
-            payloads.inventory_to_payload(data.inventory(snapshot_date)),
-            snapshot_date,
-        )
+        return payloads.snapshots_from_frames(data.products_on(days), data.inventory_on(days))
 
     def _data(self) -> DemoData:
         return DemoData(seed=self.seed, orders_per_day=self.orders_per_day)
@@ -104,9 +101,11 @@ class JavaApi(dg.ConfigurableResource):
         with self.client(dg.get_dagster_logger()) as client:
             return payloads.sales_from_payload(client.fetch_sales(start, end))
 
-    def fetch_products(self, snapshot_date: date) -> pd.DataFrame:
+    def fetch_products_range(self, days: list[date]) -> pd.DataFrame:
+        """The product snapshots of `days` from one pull of `/products` and `/inventory` (the backend knows
+        only its current stock), one day's rows after the other."""
         with self.client(dg.get_dagster_logger()) as client:
-            return payloads.products_from_payload(client.fetch_products(), client.fetch_inventory(), snapshot_date)
+            return payloads.snapshots_from_payload(client.fetch_products(), client.fetch_inventory(), days)
 
 
 class SalesSource(dg.ConfigurableResource):

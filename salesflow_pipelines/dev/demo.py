@@ -10,8 +10,9 @@ anomaly sets meaningful.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from functools import cached_property
 
 import numpy as np
@@ -249,41 +250,75 @@ class DemoData:
 
     def products(self, snapshot_date: date) -> pd.DataFrame:
         """`GET /products` as of the end of `snapshot_date`: stock follows a 14-day restock cycle."""
+        return self.products_on([snapshot_date]).drop(columns="snapshot_date")
+
+    def products_on(self, days: Sequence[date]) -> pd.DataFrame:
+        """`products` of each of `days`, one day's rows after the other, the day as `snapshot_date`."""
         catalogue = self.catalogue
-        cycle_day = (day_index(snapshot_date) + catalogue["product_id"].to_numpy()) % 14
-        draw_down = np.rint(catalogue["base_stock"].to_numpy() * cycle_day / 13).astype(int)
-        stock = np.maximum(catalogue["base_stock"].to_numpy() - draw_down, 0)
-        stock[catalogue["product_id"].to_numpy() == 13] = 0
         names = catalogue["name"].where(catalogue["product_id"] % 9 != 4, " " + catalogue["name"] + "  ")
-        return pd.DataFrame(
+        return _day_after_day(
+            days,
             {
                 "product_id": catalogue["product_id"],
                 "name": names,
                 "sku": catalogue["sku"],
                 "price": catalogue["price"],
-                "stock_quantity": stock,
+                "stock_quantity": self._stock(days),
                 "low_stock_threshold": catalogue["low_stock_threshold"],
-            }
+            },
         )
 
     def inventory(self, snapshot_date: date) -> pd.DataFrame:
         """`GET /inventory`: category and cost by SKU; the newest product is missing from it."""
+        return self.inventory_on([snapshot_date]).drop(columns="snapshot_date")
+
+    def inventory_on(self, days: Sequence[date]) -> pd.DataFrame:
+        """`inventory` of each of `days`, one day's rows after the other, the day as `snapshot_date`."""
         catalogue = self.catalogue.iloc[:-1]
-        products = self.products(snapshot_date).iloc[:-1]
-        stamp = datetime.combine(snapshot_date, datetime.min.time()) + timedelta(hours=6)
         category = catalogue["category"].where(
             catalogue["product_id"] % 7 != 3, catalogue["category"].str.lower() + " "
         )
-        return pd.DataFrame(
+        updated_at = _midnights(days).astype("datetime64[us]") + np.timedelta64(6, "h")
+        return _day_after_day(
+            days,
             {
                 "inventory_id": catalogue["product_id"] + 1000,
                 "sku": catalogue["sku"].where(catalogue["product_id"] % 5 != 2, catalogue["sku"].str.lower()),
                 "name": catalogue["name"],
-                "quantity": products["stock_quantity"],
+                "quantity": self._stock(days)[:, : len(catalogue)],
                 "price": catalogue["price"],
                 "cost": catalogue["cost"],
                 "category": category,
-                "created_at": pd.Timestamp(EPOCH),
-                "updated_at": pd.Timestamp(stamp),
-            }
+                "created_at": np.full(len(catalogue), np.datetime64(EPOCH, "s")),
+                "updated_at": np.repeat(updated_at[:, np.newaxis], len(catalogue), axis=1),
+            },
         )
+
+    def _stock(self, days: Sequence[date]) -> np.ndarray:
+        """Units on hand at the end of each of `days` (rows) for each product (columns)."""
+        catalogue = self.catalogue
+        product_ids = catalogue["product_id"].to_numpy()
+        base_stock = catalogue["base_stock"].to_numpy()
+        day_indexes = np.array([day_index(day) for day in days], dtype=np.int64).reshape(-1, 1)
+        cycle_day = (day_indexes + product_ids) % 14
+        draw_down = np.rint(base_stock * cycle_day / 13).astype(int)
+        stock = np.maximum(base_stock - draw_down, 0)
+        stock[:, product_ids == 13] = 0
+        return stock
+
+
+def _midnights(days: Sequence[date]) -> np.ndarray:
+    return np.array(days, dtype="datetime64[D]").astype("datetime64[s]")
+
+
+def _day_after_day(days: Sequence[date], columns: dict[str, pd.Series | np.ndarray]) -> pd.DataFrame:
+    """The rows of `days` one day after the other, the day as `snapshot_date`: a column of one value
+    per product repeats on every day, a (day, product) array gives each day its own values."""
+    frame = pd.DataFrame(
+        {
+            name: np.tile(np.asarray(values), len(days)) if np.ndim(values) == 1 else np.asarray(values).ravel()
+            for name, values in columns.items()
+        }
+    )
+    frame["snapshot_date"] = np.repeat(_midnights(days), len(frame) // max(len(days), 1))
+    return frame

@@ -1,16 +1,14 @@
 """A stand-in for the Java backend: the REST contract served from the demo data on loopback.
 
-Standard library only (`http.server`), real sockets, real HS256 JWTs. It keeps stock levels,
-created sales and every received bulk request in memory, and can inject the faults the client
-must survive (5xx bursts, slow answers, short-lived tokens, broken JSON, a bulk import whose
+The standard library's `http.server` on real sockets, with real HS256 JWTs (PyJWT). It keeps stock
+levels, created sales and every received bulk request in memory, and can inject the faults the
+client must survive (5xx bursts, slow answers, short-lived tokens, broken JSON, a bulk import whose
 answer never arrives). Tests start it on port 0; `salesflow standin` runs it in the foreground.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import hmac
 import json
 import logging
@@ -28,6 +26,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import jwt
 import pandas as pd
 
 from salesflow_pipelines.dev.demo import SALE_IDS_PER_DAY, DemoData, day_index
@@ -35,6 +34,18 @@ from salesflow_pipelines.lib.backend import payloads
 
 API_PREFIX = "/api/v1"
 ISSUER = "salesflow-app"
+JWT_ALGORITHM = "HS256"
+# `_authorize` checks the claims as the Java backend does, `exp` to the fraction of a second that
+# short-lived test tokens need (PyJWT would round it down to whole seconds): PyJWT checks the signature.
+SIGNATURE_ONLY: dict[str, Any] = {
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+    "verify_iss": False,
+    "verify_aud": False,
+    "verify_sub": False,
+    "verify_jti": False,
+}
 DEFAULT_PAGE_SIZE = 20  # Spring Data's default
 MAX_PAGE_SIZE = 2000  # Spring Data's default cap
 DEFAULT_HISTORY_DAYS = 90
@@ -292,10 +303,7 @@ class StandinServer:
             "iat": int(issued),
             "exp": expiry,
         }
-        header = _b64encode(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        body = _b64encode(json.dumps(claims).encode())
-        signature = hmac.new(self._jwt_secret, f"{header}.{body}".encode(), hashlib.sha256)
-        return f"{header}.{body}.{_b64encode(signature.digest())}"
+        return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
 
     # -- request handling ----------------------------------------------------------------
 
@@ -351,20 +359,13 @@ class StandinServer:
         return claims
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise ApiFailure(401, "AUTH_FAILED", "Malformed JWT token")
-        expected = hmac.new(self._jwt_secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+        """The claims of a token signed with the backend's secret; `_authorize` checks what they say."""
         try:
-            signature = _b64decode(parts[2])
-            claims = json.loads(_b64decode(parts[1]))
-        except ValueError:
+            return jwt.decode(token, self._jwt_secret, algorithms=[JWT_ALGORITHM], options=SIGNATURE_ONLY)
+        except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError):
+            raise ApiFailure(401, "INVALID_SIGNATURE", "Invalid JWT signature") from None
+        except jwt.InvalidTokenError:
             raise ApiFailure(401, "AUTH_FAILED", "Malformed JWT token") from None
-        if not hmac.compare_digest(signature, expected):
-            raise ApiFailure(401, "INVALID_SIGNATURE", "Invalid JWT signature")
-        if not isinstance(claims, dict):
-            raise ApiFailure(401, "AUTH_FAILED", "Malformed JWT token")
-        return claims
 
     # -- auth routes -----------------------------------------------------------------------
 
@@ -732,14 +733,6 @@ def _quantity(value: Any) -> int | None:
     if not float(value).is_integer() or value < 1:
         return None
     return int(value)
-
-
-def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from salesflow_pipelines.defs.partitions import daily_partitions
 from salesflow_pipelines.defs.resources import DataQuality, DemoSource, JavaApi, SalesSource
 from salesflow_pipelines.dev.demo import DemoData
 from salesflow_pipelines.dev.standin_server import StandinServer
+from salesflow_pipelines.lib.backend.payloads import products_from_payload
 
 ASSETS = dg.load_assets_from_modules([ingestion_assets, cleaning_assets])
 RAW_PRODUCTS = dg.AssetKey("raw_products")
@@ -164,3 +165,20 @@ def test_yesterday_is_the_newest_launchable_day_and_already_history():
 def test_a_partition_never_written_reads_as_none():
     store = ParquetIOManager(base_path=f"memory://stock-history-{TODAY}").create_io_manager(None)
     assert store.stored_partition(RAW_PRODUCTS, "2026-01-01") is None
+
+
+def test_a_range_of_new_days_is_pulled_once_and_each_day_gets_the_answer(shop: Shop):
+    first, last = TODAY - timedelta(days=5), TODAY - timedelta(days=3)
+    pulls = shop.server.request_counts["GET /products"]
+
+    run = shop.run(first, last)
+
+    assert (run.metadata("days_pulled"), run.metadata("days_reused")) == (3, 0)
+    assert shop.server.request_counts["GET /products"] == pulls + 1
+    java = JavaApi(base_url=shop.server.base_url, phone="0000000000", password="admin123")
+    with java.client() as client:
+        products, inventory = client.fetch_products(), client.fetch_inventory()
+    for day in (first, first + timedelta(days=1), last):
+        stored, answer = shop.raw_products(day), products_from_payload(products, inventory, day)
+        assert (stored["snapshot_date"] == pd.Timestamp(day)).all()  # stored to the millisecond, as Parquet keeps it
+        pd.testing.assert_frame_equal(stored.drop(columns="snapshot_date"), answer.drop(columns="snapshot_date"))

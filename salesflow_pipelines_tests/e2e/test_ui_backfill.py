@@ -1,10 +1,12 @@
 """The Materialize button end to end: an asset backfill of the daily graph launched the way the UI
 launches it, run by the real daemon, compared with one in-process `daily_sales_job` run.
 
-The code server, webserver and daemon run as processes on loopback against a PostgreSQL-backed
-instance (e2e/stack.py; demo source, warehouse in the instance's database as deployed, schedules
-stopped, sensors on without SMTP). The test sends GraphQL `launchPartitionBackfill` with the
-assets of `daily_sales_job` (groups ingestion, cleaning, kpis) and the last DAYS days, what
+The code server, webserver and daemon run as processes on loopback against the deployment's
+instance, deploy/dagster.yaml (PostgreSQL with batched event writes, the run queue, the backfill
+daemon's shorter pause of salesflow_pipelines/backfill_daemon.py; e2e/stack.py: demo source,
+warehouse in the instance's database as deployed, schedules stopped, sensors on without SMTP).
+The test sends GraphQL `launchPartitionBackfill` with the assets of `daily_sales_job` (groups
+ingestion, cleaning, kpis) and the last DAYS days, what
 "Materialize all… → Launch backfill" sends, waits for the daemon to complete the backfill, and
 checks:
 
@@ -15,7 +17,9 @@ checks:
   at the newest partition, so the look-back mappings (stock, growth, returning customers) add no
   later day to the downstream assets' targets and every dependency level targets the same days;
 - every table of the daily graph equals, row for row, the same days run as one in-process
-  `daily_sales_job` run into a second scratch database.
+  `daily_sales_job` run into a second scratch database;
+- the daemon waited for its iterations `backfill_interval_seconds` at a time, not Dagster's 30 s:
+  the run was created soon after the launch, and the backfill marked completed soon after the run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
 from salesflow_pipelines.defs.io_managers import ParquetIOManager, WarehouseIOManager
 from salesflow_pipelines.defs.jobs import daily_sales_job
@@ -40,15 +45,20 @@ from salesflow_pipelines_tests.e2e.stack import (
     backfill_finished,
     dagster_stack,
     executor_of,
-    instance_config,
     stop_schedules,
 )
 
 DAYS = 6
 ORDERS_PER_DAY = 40
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-# The daemon's backfill iterations are 30 s apart (fixed in Dagster): one to launch the run, one to
-# see it done, and up to 30 s before the first.
+# What compose deploys: deploy/dagster.yaml (its DAGSTER_PG_* variables come from e2e/stack.py).
+DEPLOYED_INSTANCE = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+BACKFILL_INTERVAL = DEPLOYED_INSTANCE["run_coordinator"]["config"]["backfill_interval_seconds"]
+# Dagster's own pause between backfill iterations, which backfill_daemon.py shortens.
+DAGSTER_BACKFILL_INTERVAL = 30
+# An iteration runs in the daemon's thread pool after its pause; on a loaded CI machine it may
+# take a few seconds to evaluate the backfill and create the run.
+ITERATION_SLACK = 10
 BACKFILL_TIMEOUT = 180
 
 
@@ -72,6 +82,20 @@ def daily_sales_job_run(warehouse_url: str, frames_dir: str, first: str, last: s
     return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), tags={RANGE_START: first, RANGE_END: last})
 
 
+def assert_daemon_waited_its_short_interval(backfill: dict) -> None:
+    """The backfill's one run was created by the first iteration after the launch, and the backfill
+    marked completed by the first after the run: each wait is at most one pause plus an iteration's
+    work, well under Dagster's 30 s (with its pause, both waits would stay short only by luck)."""
+    assert BACKFILL_INTERVAL + ITERATION_SLACK < DAGSTER_BACKFILL_INTERVAL
+    (run,) = backfill["runs"]
+    waits = {"launch -> run created": run["creationTime"] - backfill["timestamp"]}
+    waits["run done -> backfill completed"] = backfill["endTimestamp"] - run["endTime"]
+    assert all(0 <= wait <= BACKFILL_INTERVAL + ITERATION_SLACK for wait in waits.values()), (
+        f"the backfill daemon waited longer than its {BACKFILL_INTERVAL} s pause allows: {waits} "
+        "(is backfill_interval_seconds in effect? salesflow_pipelines/backfill_daemon.py)"
+    )
+
+
 @pytest.mark.timeout(360)
 def test_a_ui_asset_backfill_of_the_daily_graph_equals_one_daily_sales_job_run(tmp_path, capsys):
     selected = daily_sales_job.selection.resolve(daily_graph.DAILY_ASSETS)
@@ -87,7 +111,7 @@ def test_a_ui_asset_backfill_of_the_daily_graph_equals_one_daily_sales_job_run(t
             tmp_path,
             logs,
             deployed,
-            instance=instance_config(dequeue_interval_seconds=1),
+            instance=DEPLOYED_INSTANCE,
             before_daemon=stop_schedules,
             SALESFLOW_SOURCE="demo",
             SALESFLOW_DEMO_ORDERS_PER_DAY=str(ORDERS_PER_DAY),
@@ -117,6 +141,7 @@ def test_a_ui_asset_backfill_of_the_daily_graph_equals_one_daily_sales_job_run(t
         tags = {tag["key"]: tag["value"] for tag in api.run(runs[0]["runId"])["tags"]}
         assert (tags.get(RANGE_START), tags.get(RANGE_END)) == (days[0], days[-1]), tags
         assert tags.get("dagster/backfill") == backfill_id
+        assert_daemon_waited_its_short_interval(backfill)
 
         # Every partition of every asset exactly once, by the backfill, and no other partition.
         run_ids = {run["runId"] for run in runs}

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from salesflow_pipelines.dev import seasonal
 from salesflow_pipelines.dev.demo import DemoData
 from salesflow_pipelines.lib.analytics import cleaning, forecast, forecast_accuracy, kpis
 from salesflow_pipelines.lib.schemas import ForecastAccuracy, SalesForecast, SalesForecastSummary
@@ -28,26 +29,9 @@ def demo_kpis() -> tuple[pd.DataFrame, pd.DataFrame]:
     return demo_shop(date(2026, 7, 1), date(2026, 10, 31))
 
 
-def seasonal_shop(days: int, products: int = 12, trend: float = 0.003, seed: int = 1):
-    """A shop with a weekday shape, a trend and pay-day weeks, Poisson units per product."""
-    rng = np.random.default_rng(seed)
-    dates = pd.date_range(end="2026-10-31", periods=days)
-    weekday = np.array([0.8, 0.85, 0.9, 1.0, 1.25, 1.5, 0.7])
-    base, price = rng.lognormal(1.5, 0.8, products), rng.uniform(2, 40, products)
-    payday = 1 + 0.15 * ((dates.day >= 25) | (dates.day <= 2))
-    expected = np.exp(trend * np.arange(days))[:, None] * base * (weekday[dates.weekday] * payday)[:, None]
-    units = rng.poisson(expected).astype(float)
-    day, product = np.nonzero(units)
-    sold = pd.DataFrame(
-        {
-            "sale_date": dates[day],
-            "product_id": product + 1,
-            "revenue": units[day, product] * price[product],
-            "units": units[day, product],
-        }
-    )
-    daily = sold.groupby("sale_date")[["revenue", "units"]].sum().reindex(dates, fill_value=0.0)
-    return daily.rename_axis("sale_date").reset_index(), sold
+def seasonal_shop(days: int, products: int = 12) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seasonal shop with busier products than the benchmark's and no spike days."""
+    return seasonal.seasonal_shop(days, products, seed=1, base_demand=(1.5, 0.8))
 
 
 def daily_frame(revenue, start: str = "2026-09-01") -> pd.DataFrame:

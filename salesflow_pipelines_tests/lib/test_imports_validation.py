@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from salesflow_pipelines.lib.analytics.cleaning import sku_key
 from salesflow_pipelines.lib.imports import headers, validation
 from salesflow_pipelines.lib.imports.batching import sale_batches
 from salesflow_pipelines.lib.imports.importer import ImportOptions, plan
-from salesflow_pipelines.lib.imports.products import Catalogue, stock_shortfalls
+from salesflow_pipelines.lib.imports.products import Catalogue, sku_match_key, stock_shortfalls
 from salesflow_pipelines.lib.imports.reading import ReadResult, SheetTable
 from salesflow_pipelines.lib.imports.reconcile import APPLIED, NOT_APPLIED, UNDECIDED, reconcile
 
@@ -112,6 +113,13 @@ def test_products_resolve_by_sku_id_or_name_forgiving_case_and_spaces():
     [batch] = batches
     assert [sale["items"][0]["productId"] for sale in batch.payload] == [1, 2, 3, 1]
     assert "use the SKU" in problems.loc[problems["row"] == 8, "message"].item()
+
+
+@given(st.text(alphabet=" \t-_.aB7", max_size=12))
+def test_a_sku_is_matched_on_its_table_spelling_without_case_and_separators(raw):
+    """The import and the read API match what the tables store (`cleaning.sku_key`), separators aside."""
+    assert sku_match_key(raw) == sku_match_key(sku_key(raw)) == sku_match_key(f" {raw.lower()}-")
+    assert sku_match_key(None) is None and sku_match_key(" sku_0007.") == sku_match_key("SKU-0007") == "SKU0007"
 
 
 def test_sale_refs_group_lines_and_a_bad_line_rejects_its_whole_sale():

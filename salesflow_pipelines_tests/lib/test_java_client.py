@@ -285,7 +285,7 @@ def test_an_expired_fixed_token_says_what_to_do(server: RecordingServer) -> None
 
 
 def test_a_token_from_another_secret_is_rejected(server: RecordingServer) -> None:
-    forged = StandinServer(DATA, jwt_secret="not-the-backend-secret").issue_token(ADMIN[0])
+    forged = StandinServer(DATA, jwt_secret="a-secret-that-is-not-the-backends-secret").issue_token(ADMIN[0])
     with (
         JavaApiClient(server.base_url, token=forged) as client,
         pytest.raises(JavaApiAuthError) as raised,

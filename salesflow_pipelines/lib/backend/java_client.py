@@ -283,16 +283,9 @@ class JavaApiClient:
             raise self._shape_error(method, path, "a JSON array", answer)
         return answer
 
-    def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json_body: Any = None,
-        authenticated: bool = True,
-    ) -> Any:
-        response = self._request(method, path, params=params, json_body=json_body, authenticated=authenticated)
+    def _json(self, method: str, path: str, **request_options: Any) -> Any:
+        """The decoded JSON answer of `_request(method, path, **request_options)`."""
+        response = self._request(method, path, **request_options)
         try:
             return json.loads(response.content)
         except ValueError:

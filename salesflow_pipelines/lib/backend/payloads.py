@@ -7,6 +7,7 @@ server to serve the demo data over the contract.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -158,9 +159,15 @@ def products_from_payload(
     products: list[dict[str, Any]], inventory: list[dict[str, Any]], snapshot_date: date
 ) -> pd.DataFrame:
     """The raw product snapshot: `/products` left-joined with `/inventory` on normalized SKU."""
-    if not products:
-        return empty_frame(RAW_PRODUCT_COLUMNS)
-    frame = pd.DataFrame(
+    return snapshots_from_payload(products, inventory, [snapshot_date])
+
+
+def snapshots_from_payload(
+    products: list[dict[str, Any]], inventory: list[dict[str, Any]], days: Sequence[date]
+) -> pd.DataFrame:
+    """The raw product snapshots of `days` from one `/products` and `/inventory` answer, one day's rows
+    after the other: the backend knows only its current stock, so every day pulled now sees the same."""
+    product_rows = pd.DataFrame(
         {
             "product_id": [p.get("id") for p in products],
             "name": [p.get("name") for p in products],
@@ -172,16 +179,37 @@ def products_from_payload(
     )
     stock_items = pd.DataFrame(
         {
-            "sku_key": [sku_key(i.get("sku")) for i in inventory],
+            "sku": [i.get("sku") for i in inventory],
             "category": [i.get("category") for i in inventory],
             "cost": [i.get("cost") for i in inventory],
-        },
-        columns=["sku_key", "category", "cost"],
-    ).drop_duplicates("sku_key")
-    frame["sku_key"] = frame["sku"].map(sku_key)
-    joined = frame.merge(stock_items, on="sku_key", how="left").drop(columns="sku_key")
-    joined["snapshot_date"] = pd.Timestamp(snapshot_date)
-    return typed_products_frame(joined)
+        }
+    )
+    return snapshots_from_frames(_on_each_day(product_rows, days), _on_each_day(stock_items, days))
+
+
+def _on_each_day(frame: pd.DataFrame, days: Sequence[date]) -> pd.DataFrame:
+    """`frame`'s rows repeated for each of `days`, one day after the other, the day as `snapshot_date`."""
+    repeated = frame.take(np.tile(np.arange(len(frame)), len(days))).reset_index(drop=True)
+    # Midnight to the second, the resolution `pd.Timestamp(day)` has.
+    repeated["snapshot_date"] = np.repeat(np.array(days, dtype="datetime64[D]").astype("datetime64[s]"), len(frame))
+    return repeated
+
+
+def snapshots_from_frames(products: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataFrame:
+    """The raw product snapshots of the days in `snapshot_date`: each day's `/products` rows (columns as
+    in `RAW_PRODUCT_COLUMNS` but category and cost) left-joined with its `/inventory` items (`sku`,
+    `category`, `cost`) on normalized SKU, the first item of a SKU taken, in the order of `products`.
+
+    The one join of both sources: the Java backend's answers through `snapshots_from_payload`, the
+    demo shop's days straight from its frames (a year in one pass, not a payload per day)."""
+    if products.empty:
+        return empty_frame(RAW_PRODUCT_COLUMNS)
+    keys = ["snapshot_date", "sku_key"]
+    stock_items = inventory.assign(sku_key=inventory["sku"].map(sku_key))[[*keys, "category", "cost"]]
+    joined = products.assign(sku_key=products["sku"].map(sku_key)).merge(
+        stock_items.drop_duplicates(keys), on=keys, how="left"
+    )
+    return typed_products_frame(joined.drop(columns="sku_key"))
 
 
 def typed_products_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -351,7 +351,7 @@ class Committer:
             self.ledger.settle(self.file_hash, batch, PLANNED, "interrupted; updates are absolute, sent again")
         self.ledger.claim(self.file_hash, batch, None)
         try:
-            current = {products.sku_key(pd.Series([p.get("sku")]))[0]: p for p in self.client.fetch_products()}
+            current = {products.sku_match_key(p.get("sku")): p for p in self.client.fetch_products()}
         except JavaApiError as error:
             self.ledger.settle(self.file_hash, batch, PLANNED, f"not sent: {error}")
             raise self.stop(
@@ -359,7 +359,7 @@ class Committer:
             ) from None
         problems = []
         for item, sources in zip(batch.payload, batch.sources, strict=True):
-            product = current.get(products.sku_key(pd.Series([item["sku"]]))[0])
+            product = current.get(products.sku_match_key(item["sku"]))
             sheet, row = sources[0]
             if product is None:
                 problems.append(_problem(sheet, row, "UNKNOWN_PRODUCT", f"the backend no longer has SKU {item['sku']}"))

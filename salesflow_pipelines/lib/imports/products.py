@@ -9,25 +9,32 @@ products is ambiguous: the row is rejected and the clerk asked for the SKU.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from salesflow_pipelines.lib.analytics.cleaning import sku_key
 from salesflow_pipelines.lib.imports.reading import SheetTable
 from salesflow_pipelines.lib.imports.validation import as_written, concat_problems, problems_frame
 
 AMBIGUOUS = -1
+SKU_SEPARATORS = re.compile(r"[\s\-_.]+")
 
 
-def sku_key(values: pd.Series) -> pd.Series:
-    """SKUs without spaces and separators (-, _, .), upper case: the comparison key."""
-    return values.astype("string").str.replace(r"[\s\-_.]+", "", regex=True).str.upper()
+def sku_match_key(sku: Any) -> str | None:
+    """What a SKU is matched on: its spelling in the tables (`cleaning.sku_key`) without spaces and
+    separators (-, _, .). None when missing."""
+    spelled = sku_key(sku)
+    return None if spelled is None else SKU_SEPARATORS.sub("", spelled)
 
 
-def name_key(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.split().str.join(" ").str.casefold()
+def name_match_key(name: Any) -> str:
+    """What a product name is matched on: case-folded, runs of white space as one space."""
+    return " ".join(str(name).split()).casefold()
 
 
 @dataclass
@@ -54,17 +61,20 @@ class Catalogue:
         )
         return cls(products)
 
-    def _lookup(self, keys: pd.Series) -> dict[str, int]:
-        """key -> product id, or AMBIGUOUS when several products share the key."""
-        frame = pd.DataFrame({"key": keys.to_numpy(), "product_id": self.products.index.to_numpy()}).dropna()
-        counts = frame.groupby("key")["product_id"].agg(["first", "size"])
-        return dict(zip(counts.index, np.where(counts["size"] > 1, AMBIGUOUS, counts["first"]), strict=True))
-
     def by_sku(self, skus: pd.Series) -> pd.Series:
-        return sku_key(skus).map(self._lookup(sku_key(self.products["sku"]))).astype("Int64")
+        return self._find(skus, "sku", sku_match_key)
 
     def by_name(self, names: pd.Series) -> pd.Series:
-        return name_key(names).map(self._lookup(name_key(self.products["name"]))).astype("Int64")
+        return self._find(names, "name", name_match_key)
+
+    def _find(self, wanted: pd.Series, column: str, key: Callable[[Any], str | None]) -> pd.Series:
+        """The id of the product whose `column` has the `key` of each wanted value: AMBIGUOUS when several
+        products have it, NA when none does or the value is missing."""
+        product_keys = self.products[column].map(key, na_action="ignore")
+        frame = pd.DataFrame({"key": product_keys.to_numpy(), "product_id": self.products.index.to_numpy()}).dropna()
+        counts = frame.groupby("key")["product_id"].agg(["first", "size"])
+        ids = dict(zip(counts.index, np.where(counts["size"] > 1, AMBIGUOUS, counts["first"]), strict=True))
+        return wanted.map(key, na_action="ignore").map(ids).astype("Int64")
 
     def by_id(self, ids: pd.Series) -> pd.Series:
         known = pd.Series(ids).where(pd.Series(ids).isin(self.products.index))
